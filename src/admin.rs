@@ -1,0 +1,96 @@
+//! Admin HTTP listener: `/metrics` (Prometheus text), `/healthz` (alive), `/readyz` (200 only
+//! while a confirmed master is routed). The same server answers HAProxy's `monitor-uri` on the
+//! optional health listener of compatibility mode.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::route::RouteReader;
+
+pub struct AdminState {
+    pub route: RouteReader,
+    pub prometheus: PrometheusHandle,
+    /// Extra path answered like /healthz (HAProxy `monitor-uri`).
+    pub monitor_uri: Option<String>,
+}
+
+fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "text/plain; charset=utf-8")
+        .body(Full::new(body.into()))
+        .expect("static response parts are valid")
+}
+
+fn respond(state: &AdminState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "use GET\n");
+    }
+    let path = req.uri().path();
+    match path {
+        "/metrics" => {
+            let mut r = text(StatusCode::OK, state.prometheus.render());
+            r.headers_mut().insert(
+                "content-type",
+                hyper::header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            r
+        }
+        "/healthz" => text(StatusCode::OK, "ok\n"),
+        "/readyz" => {
+            let route = state.route.load();
+            match route.serving_master() {
+                Some(m) => text(StatusCode::OK, format!("ready: master {}\n", m.name)),
+                None => text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("not ready: no confirmed master ({:?})\n", route.state),
+                ),
+            }
+        }
+        p if state.monitor_uri.as_deref() == Some(p) => text(StatusCode::OK, "ok\n"),
+        _ => text(
+            StatusCode::NOT_FOUND,
+            "not found; try /metrics, /healthz or /readyz\n",
+        ),
+    }
+}
+
+/// Serve until shutdown.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AdminState>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let (stream, _) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "admin accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => return,
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let resp = respond(&state, &req);
+                async move { Ok::<_, Infallible>(resp) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}

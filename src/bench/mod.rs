@@ -1,0 +1,3 @@
+//! Failover benchmark building blocks (writers, reports).
+
+pub mod load;

@@ -1,0 +1,638 @@
+//! Configuration: a TOML file and environment variables (env wins), validated into [`Config`].
+//!
+//! The file maps 1:1 onto [`FileConfig`]; every key can also be set through an environment
+//! variable named `SENTINEL_PROXY_<KEY>` in upper case (for example `SENTINEL_PROXY_MAX_CLIENTS`),
+//! except the two passwords, which use the names the redis-ha manifests already carry:
+//! `REDIS_PASSWORD` and `SENTINEL_PASSWORD`. The environment is passed in as a map so tests never
+//! touch the process environment.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Environment variable that names the configuration file when `--config` is not given.
+pub const CONFIG_FILE_ENV: &str = "SENTINEL_PROXY_CONFIG";
+
+/// Prefix of every environment override except the two passwords.
+const ENV_PREFIX: &str = "SENTINEL_PROXY_";
+
+/// Keys that come from the environment under a name of their own.
+const PASSWORD_ENV: [(&str, &str); 2] = [
+    ("REDIS_PASSWORD", "redis_password"),
+    ("SENTINEL_PASSWORD", "sentinel_password"),
+];
+
+/// Errors found while loading or validating the configuration. Each names the key and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{key}: {message}")]
+    Invalid { key: String, message: String },
+}
+
+impl ConfigError {
+    fn invalid(key: &str, message: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            key: key.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A password: never printed, not even by `{:?}`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The configuration file as written by an operator. Every field is optional; unknown keys are
+/// rejected so that a typo fails at startup instead of being silently ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub sentinels: Option<Vec<String>>,
+    pub master_name: Option<String>,
+    pub listen: Option<String>,
+    pub replica_listen: Option<String>,
+    pub admin_listen: Option<String>,
+    pub redis_password: Option<String>,
+    pub sentinel_password: Option<String>,
+    pub connect_timeout: Option<String>,
+    pub role_interval: Option<String>,
+    pub role_timeout: Option<String>,
+    pub client_idle_timeout: Option<String>,
+    pub hold_timeout: Option<String>,
+    pub max_clients: Option<u64>,
+    pub max_bulk_len: Option<u64>,
+    pub max_multibulk_len: Option<u64>,
+    pub max_inline_len: Option<u64>,
+    pub log_format: Option<String>,
+    pub log: Option<String>,
+}
+
+/// The keys of [`FileConfig`]; kept next to it so env overrides and error messages agree.
+const KEYS: [&str; 18] = [
+    "sentinels",
+    "master_name",
+    "listen",
+    "replica_listen",
+    "admin_listen",
+    "redis_password",
+    "sentinel_password",
+    "connect_timeout",
+    "role_interval",
+    "role_timeout",
+    "client_idle_timeout",
+    "hold_timeout",
+    "max_clients",
+    "max_bulk_len",
+    "max_multibulk_len",
+    "max_inline_len",
+    "log_format",
+    "log",
+];
+
+/// A Sentinel or node address as configured: a host name is resolved again at every reconnect.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HostPort {
+    pub host: String,
+    pub port: u16,
+}
+
+impl HostPort {
+    pub fn parse(s: &str) -> Result<HostPort, String> {
+        let s = s.trim();
+        let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+            let (h, p) = rest
+                .split_once("]:")
+                .ok_or_else(|| format!("'{s}' is not [ipv6]:port"))?;
+            (h, p)
+        } else {
+            s.rsplit_once(':')
+                .ok_or_else(|| format!("'{s}' has no port; write host:port"))?
+        };
+        if host.is_empty() {
+            return Err(format!("'{s}' has no host; write host:port"));
+        }
+        let port: u16 = port
+            .parse()
+            .map_err(|_| format!("'{s}': port '{port}' is not a number from 1 to 65535"))?;
+        if port == 0 {
+            return Err(format!("'{s}': port 0 is not valid"));
+        }
+        Ok(HostPort {
+            host: host.to_string(),
+            port,
+        })
+    }
+}
+
+impl fmt::Display for HostPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// An extra plain-HTTP health listener (HAProxy's `monitor-uri`, port 8888 in the redis-ha chart).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthListener {
+    pub addr: SocketAddr,
+    pub uri: String,
+}
+
+/// Timeouts, all validated to be non-zero unless stated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timeouts {
+    /// TCP connect (and AUTH) to a Sentinel or a node.
+    pub connect: Duration,
+    /// How often every node is asked `ROLE`.
+    pub role_interval: Duration,
+    /// How long a `ROLE` answer may take before the node counts as down.
+    pub role_timeout: Duration,
+    /// Close a client that sent nothing for this long; `None` = never (Redis' `timeout 0`).
+    pub client_idle: Option<Duration>,
+    /// How long a command may wait for a confirmed master before it gets an error reply.
+    pub hold: Duration,
+}
+
+/// Protocol and connection limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    pub max_clients: usize,
+    pub max_bulk_len: u64,
+    pub max_multibulk_len: u64,
+    pub max_inline_len: usize,
+}
+
+/// The validated configuration that [`crate::run`] takes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub sentinels: Vec<HostPort>,
+    pub master_name: String,
+    pub listen: SocketAddr,
+    pub replica_listen: Option<SocketAddr>,
+    pub admin_listen: Option<SocketAddr>,
+    pub health_listen: Option<HealthListener>,
+    pub redis_password: Option<Secret>,
+    pub sentinel_password: Option<Secret>,
+    pub timeouts: Timeouts,
+    pub limits: Limits,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+}
+
+impl Config {
+    /// A configuration for the given Sentinels with every default, listening on loopback port 0
+    /// (tests, demo and benchmarks start from this).
+    pub fn for_sentinels(sentinels: Vec<HostPort>, master_name: &str) -> Config {
+        let mut c = FileConfig::default()
+            .validate()
+            .expect("defaults are valid");
+        c.sentinels = sentinels;
+        c.master_name = master_name.to_string();
+        c.listen = "127.0.0.1:0".parse().expect("literal");
+        c.admin_listen = Some("127.0.0.1:0".parse().expect("literal"));
+        c
+    }
+
+    /// Load from an optional TOML file and an environment map (normally `std::env::vars()`).
+    /// The file is `file`, else the one named by `SENTINEL_PROXY_CONFIG` in `env`, else none.
+    pub fn load(file: Option<&Path>, env: &HashMap<String, String>) -> Result<Config, ConfigError> {
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| env.get(CONFIG_FILE_ENV).map(PathBuf::from));
+        let mut builder = config::Config::builder();
+        if let Some(path) = &file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            builder = builder.add_source(config::File::from_str(&text, config::FileFormat::Toml));
+        }
+        for (key, value) in env_overrides(env) {
+            builder = builder
+                .set_override(key, value)
+                .map_err(|e| ConfigError::invalid(key, e.to_string()))?;
+        }
+        let parse_err = |e: config::ConfigError| match &file {
+            Some(path) => ConfigError::Parse {
+                path: path.clone(),
+                message: explain_config_error(e),
+            },
+            None => ConfigError::invalid("environment", explain_config_error(e)),
+        };
+        let raw: FileConfig = builder
+            .build()
+            .map_err(parse_err)?
+            .try_deserialize()
+            .map_err(parse_err)?;
+        raw.validate()
+    }
+
+    /// The `SENTINEL_PROXY_*` variables in `env` that name no key (typos, or Kubernetes service
+    /// links such as `SENTINEL_PROXY_PORT` when a Service is called sentinel-proxy). They are
+    /// reported, not fatal, because Kubernetes injects such names on its own.
+    pub fn unknown_env(env: &HashMap<String, String>) -> Vec<String> {
+        let mut unknown: Vec<String> = env
+            .keys()
+            .filter(|k| k.starts_with(ENV_PREFIX) && k.as_str() != CONFIG_FILE_ENV)
+            .filter(|k| {
+                let key = k[ENV_PREFIX.len()..].to_ascii_lowercase();
+                !KEYS.contains(&key.as_str())
+            })
+            .cloned()
+            .collect();
+        unknown.sort();
+        unknown
+    }
+}
+
+/// The environment's overrides as (key, value); lists become arrays, everything else a string
+/// (serde turns strings into numbers where the field is numeric, and leaves `00123` alone where
+/// it is a password).
+fn env_overrides(env: &HashMap<String, String>) -> BTreeMap<&'static str, config::Value> {
+    let mut out = BTreeMap::new();
+    for key in KEYS {
+        let name = PASSWORD_ENV
+            .iter()
+            .find(|(_, k)| *k == key)
+            .map(|(n, _)| n.to_string())
+            .unwrap_or_else(|| format!("{ENV_PREFIX}{}", key.to_ascii_uppercase()));
+        let Some(value) = env.get(&name) else {
+            continue;
+        };
+        let value = if key == "sentinels" {
+            let items: Vec<config::Value> = value
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| config::Value::from(s.to_string()))
+                .collect();
+            config::Value::from(items)
+        } else {
+            config::Value::from(value.clone())
+        };
+        out.insert(key, value);
+    }
+    out
+}
+
+fn explain_config_error(e: config::ConfigError) -> String {
+    let text = e.to_string();
+    if text.contains("unknown field") {
+        format!("{text} (valid keys: {})", KEYS.join(", "))
+    } else {
+        text
+    }
+}
+
+/// Parse `500ms`, `2s`, `1m`, `1h`; a bare number is refused because its unit would be a guess.
+pub fn parse_duration(key: &str, s: &str) -> Result<Duration, ConfigError> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().map_err(|_| {
+        ConfigError::invalid(
+            key,
+            format!("'{s}' is not a duration; write e.g. 500ms, 2s, 1m"),
+        )
+    })?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n * 60),
+        "h" => Duration::from_secs(n * 3600),
+        "" => {
+            return Err(ConfigError::invalid(
+                key,
+                format!("'{s}' has no unit; write {s}ms or {s}s"),
+            ))
+        }
+        other => {
+            return Err(ConfigError::invalid(
+                key,
+                format!("unknown unit '{other}' in '{s}'; use ms, s, m or h"),
+            ))
+        }
+    };
+    Ok(d)
+}
+
+fn parse_listen(key: &str, s: &str) -> Result<SocketAddr, ConfigError> {
+    s.trim().parse().map_err(|_| {
+        ConfigError::invalid(
+            key,
+            format!("'{s}' is not an address:port; write e.g. 0.0.0.0:6379 or [::]:6379"),
+        )
+    })
+}
+
+fn non_zero(key: &str, d: Duration) -> Result<Duration, ConfigError> {
+    if d.is_zero() {
+        Err(ConfigError::invalid(key, "must be greater than zero"))
+    } else {
+        Ok(d)
+    }
+}
+
+fn in_range(key: &str, v: u64, min: u64, max: u64) -> Result<u64, ConfigError> {
+    if v < min || v > max {
+        Err(ConfigError::invalid(
+            key,
+            format!("{v} is out of range; use a value from {min} to {max}"),
+        ))
+    } else {
+        Ok(v)
+    }
+}
+
+fn secret(s: Option<String>) -> Option<Secret> {
+    s.filter(|p| !p.is_empty()).map(Secret)
+}
+
+impl FileConfig {
+    /// Check every value and fill defaults.
+    pub fn validate(self) -> Result<Config, ConfigError> {
+        let mut sentinels = Vec::new();
+        for s in self.sentinels.unwrap_or_default() {
+            sentinels.push(HostPort::parse(&s).map_err(|m| ConfigError::invalid("sentinels", m))?);
+        }
+        let master_name = self.master_name.unwrap_or_else(|| "mymaster".to_string());
+        if master_name.is_empty() || master_name.contains(char::is_whitespace) {
+            return Err(ConfigError::invalid(
+                "master_name",
+                format!("'{master_name}' must be the non-empty name given to `sentinel monitor`"),
+            ));
+        }
+        let listen = parse_listen("listen", self.listen.as_deref().unwrap_or("0.0.0.0:6379"))?;
+        let replica_listen = match self.replica_listen.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(s) => Some(parse_listen("replica_listen", s)?),
+        };
+        let admin_listen = match self.admin_listen.as_deref().map(str::trim) {
+            Some("") | Some("off") => None,
+            s => Some(parse_listen("admin_listen", s.unwrap_or("0.0.0.0:9101"))?),
+        };
+        let dur = |key: &str, v: &Option<String>, default: &str| {
+            parse_duration(key, v.as_deref().unwrap_or(default))
+        };
+        let timeouts = Timeouts {
+            connect: non_zero(
+                "connect_timeout",
+                dur("connect_timeout", &self.connect_timeout, "2s")?,
+            )?,
+            role_interval: non_zero(
+                "role_interval",
+                dur("role_interval", &self.role_interval, "1s")?,
+            )?,
+            role_timeout: non_zero(
+                "role_timeout",
+                dur("role_timeout", &self.role_timeout, "1s")?,
+            )?,
+            client_idle: Some(dur("client_idle_timeout", &self.client_idle_timeout, "0s")?)
+                .filter(|d| !d.is_zero()),
+            hold: non_zero("hold_timeout", dur("hold_timeout", &self.hold_timeout, "15s")?)?,
+        };
+        let limits = Limits {
+            max_clients: in_range("max_clients", self.max_clients.unwrap_or(10_000), 1, 1 << 24)?
+                as usize,
+            max_bulk_len: in_range(
+                "max_bulk_len",
+                self.max_bulk_len.unwrap_or(512 << 20),
+                1,
+                1 << 40,
+            )?,
+            max_multibulk_len: in_range(
+                "max_multibulk_len",
+                self.max_multibulk_len.unwrap_or(1 << 20),
+                1,
+                i32::MAX as u64,
+            )?,
+            max_inline_len: in_range(
+                "max_inline_len",
+                self.max_inline_len.unwrap_or(64 << 10),
+                16,
+                1 << 30,
+            )? as usize,
+        };
+        let log_format = match self.log_format.as_deref().unwrap_or("text") {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => {
+                return Err(ConfigError::invalid(
+                    "log_format",
+                    format!("'{other}' is not a log format; use text or json"),
+                ))
+            }
+        };
+        Ok(Config {
+            sentinels,
+            master_name,
+            listen,
+            replica_listen,
+            admin_listen,
+            health_listen: None,
+            redis_password: secret(self.redis_password),
+            sentinel_password: secret(self.sentinel_password),
+            timeouts,
+            limits,
+            log_format,
+            log_filter: self.log.unwrap_or_else(|| "info".to_string()),
+        })
+    }
+}
+
+impl Config {
+    /// Checks that need the whole picture (run by [`crate::run`] before anything binds).
+    pub fn check_runnable(&self) -> Result<(), ConfigError> {
+        if self.sentinels.is_empty() {
+            return Err(ConfigError::invalid(
+                "sentinels",
+                "no Sentinel configured; set SENTINEL_PROXY_SENTINELS=host:port[,host:port…] \
+                 or `sentinels = [\"host:26379\"]` in the config file",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn write_file(text: &str) -> tempfile::NamedTempFile {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), text).unwrap();
+        f
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let c = Config::load(None, &env(&[])).unwrap();
+        assert_eq!(c.master_name, "mymaster");
+        assert_eq!(c.listen, "0.0.0.0:6379".parse().unwrap());
+        assert_eq!(c.replica_listen, None);
+        assert_eq!(c.admin_listen, Some("0.0.0.0:9101".parse().unwrap()));
+        assert_eq!(c.timeouts.role_interval, Duration::from_secs(1));
+        assert_eq!(c.timeouts.client_idle, None);
+        assert_eq!(c.limits.max_bulk_len, 512 << 20);
+        assert!(c.check_runnable().is_err());
+    }
+
+    #[test]
+    fn environment_names_work_exactly() {
+        let c = Config::load(
+            None,
+            &env(&[
+                ("SENTINEL_PROXY_SENTINELS", "a:26379, b:26380 ,[::1]:26381"),
+                ("SENTINEL_PROXY_MASTER_NAME", "cache"),
+                ("SENTINEL_PROXY_LISTEN", "127.0.0.1:7000"),
+                ("SENTINEL_PROXY_REPLICA_LISTEN", "[::]:7001"),
+                ("SENTINEL_PROXY_ADMIN_LISTEN", "127.0.0.1:7002"),
+                ("REDIS_PASSWORD", "00123"),
+                ("SENTINEL_PASSWORD", "s3cret"),
+                ("SENTINEL_PROXY_MAX_CLIENTS", "42"),
+                ("SENTINEL_PROXY_ROLE_INTERVAL", "250ms"),
+            ]),
+        )
+        .unwrap();
+        let hosts: Vec<String> = c.sentinels.iter().map(|s| s.to_string()).collect();
+        assert_eq!(hosts, ["a:26379", "b:26380", "[::1]:26381"]);
+        assert_eq!(c.master_name, "cache");
+        assert_eq!(c.listen, "127.0.0.1:7000".parse().unwrap());
+        assert_eq!(c.replica_listen, Some("[::]:7001".parse().unwrap()));
+        assert_eq!(c.admin_listen, Some("127.0.0.1:7002".parse().unwrap()));
+        // A numeric-looking password stays exactly as written.
+        assert_eq!(c.redis_password.as_ref().unwrap().expose(), "00123");
+        assert_eq!(c.sentinel_password.as_ref().unwrap().expose(), "s3cret");
+        assert_eq!(c.limits.max_clients, 42);
+        assert_eq!(c.timeouts.role_interval, Duration::from_millis(250));
+        assert!(!format!("{c:?}").contains("00123"));
+    }
+
+    #[test]
+    fn file_then_env_wins() {
+        let f = write_file(
+            "sentinels = [\"s1:26379\"]\nmaster_name = \"filemaster\"\nmax_clients = 7\n",
+        );
+        let c = Config::load(
+            Some(f.path()),
+            &env(&[("SENTINEL_PROXY_MASTER_NAME", "envmaster")]),
+        )
+        .unwrap();
+        assert_eq!(c.master_name, "envmaster");
+        assert_eq!(c.limits.max_clients, 7);
+        assert_eq!(c.sentinels[0].to_string(), "s1:26379");
+        let via_env = Config::load(
+            None,
+            &env(&[(CONFIG_FILE_ENV, f.path().to_str().unwrap())]),
+        )
+        .unwrap();
+        assert_eq!(via_env.master_name, "filemaster");
+    }
+
+    #[test]
+    fn unknown_file_key_names_the_key_and_the_valid_ones() {
+        let f = write_file("sentinel = [\"s1:26379\"]\n");
+        let err = Config::load(Some(f.path()), &env(&[])).unwrap_err().to_string();
+        assert!(err.contains("sentinel"), "{err}");
+        assert!(err.contains("valid keys: sentinels"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_key_and_fix() {
+        let cases = [
+            ("SENTINEL_PROXY_SENTINELS", "nohost", "sentinels", "host:port"),
+            ("SENTINEL_PROXY_SENTINELS", "h:99999", "sentinels", "1 to 65535"),
+            ("SENTINEL_PROXY_LISTEN", "localhost", "listen", "0.0.0.0:6379"),
+            ("SENTINEL_PROXY_ROLE_INTERVAL", "100", "role_interval", "100ms"),
+            ("SENTINEL_PROXY_ROLE_TIMEOUT", "5x", "role_timeout", "use ms, s"),
+            ("SENTINEL_PROXY_CONNECT_TIMEOUT", "0s", "connect_timeout", "greater than zero"),
+            ("SENTINEL_PROXY_MAX_CLIENTS", "0", "max_clients", "from 1"),
+            ("SENTINEL_PROXY_LOG_FORMAT", "xml", "log_format", "text or json"),
+            ("SENTINEL_PROXY_MASTER_NAME", "my master", "master_name", "sentinel monitor"),
+        ];
+        for (name, value, key, hint) in cases {
+            let err = Config::load(None, &env(&[(name, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key) && err.contains(hint), "{name}={value}: {err}");
+        }
+        let err = Config::load(None, &env(&[("SENTINEL_PROXY_MAX_CLIENTS", "many")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("max_clients"), "{err}");
+    }
+
+    #[test]
+    fn missing_file_is_a_clear_error() {
+        let err = Config::load(Some(Path::new("/nonexistent/sp.toml")), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/nonexistent/sp.toml"), "{err}");
+    }
+
+    #[test]
+    fn unknown_env_is_reported_not_fatal() {
+        let e = env(&[
+            ("SENTINEL_PROXY_MAX_CLIENT", "5"),
+            ("SENTINEL_PROXY_LISTEN", "127.0.0.1:1"),
+            (CONFIG_FILE_ENV, "x"),
+        ]);
+        assert_eq!(Config::unknown_env(&e), ["SENTINEL_PROXY_MAX_CLIENT"]);
+    }
+
+    #[test]
+    fn empty_admin_or_replica_means_off() {
+        let c = Config::load(
+            None,
+            &env(&[
+                ("SENTINEL_PROXY_ADMIN_LISTEN", "off"),
+                ("SENTINEL_PROXY_REPLICA_LISTEN", ""),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.admin_listen, None);
+        assert_eq!(c.replica_listen, None);
+    }
+}

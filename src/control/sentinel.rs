@@ -1,0 +1,451 @@
+//! Sentinel watchers: one task per Sentinel address, reporting to the controller.
+//!
+//! Each configured entry may be a DNS name (a headless Service); a supervisor resolves it again
+//! whenever one of its links drops and every address behind it becomes one watcher. A watcher
+//! keeps two connections: one subscribed to every event (`PSUBSCRIBE *`), one for queries.
+//! It subscribes first and queries after, because events published while we were not
+//! subscribed are lost and only a fresh query covers that gap.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use redis_protocol::resp2::types::BytesFrame;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use super::conn::{field, frame_str, ConnError, RespConn};
+use crate::config::{HostPort, Secret};
+
+/// What a Sentinel told us about our master.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MasterView {
+    /// Where this Sentinel says the master is (None: it does not know the name).
+    pub master: Option<HostPort>,
+    /// The configuration epoch of that view; higher wins when Sentinels disagree.
+    pub epoch: u64,
+    /// Replicas this Sentinel sees, without the ones it flags down or disconnected.
+    pub replicas: Vec<HostPort>,
+    /// Flags of the master as this Sentinel sees it (`s_down`, `o_down`, `failover_in_progress`…).
+    pub flags: String,
+}
+
+/// A Sentinel event about our master, parsed from its pub/sub message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// The channel, e.g. `+switch-master`, `+try-failover`, `-failover-abort-no-good-slave`.
+    pub name: String,
+    /// For `+switch-master`: old and new master.
+    pub switch: Option<(HostPort, HostPort)>,
+    /// The instance the event is about (`master`, `slave`, `sentinel`) and its address.
+    pub instance: Option<(String, HostPort)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Report {
+    LinkUp,
+    LinkDown(String),
+    View(MasterView),
+    Event(Event),
+    /// The address left DNS; forget this Sentinel.
+    Removed,
+}
+
+#[derive(Debug, Clone)]
+pub struct SentinelReport {
+    pub sentinel: SocketAddr,
+    pub report: Report,
+}
+
+/// Settings every watcher shares.
+#[derive(Clone)]
+pub struct WatchSettings {
+    pub master_name: String,
+    pub password: Option<Secret>,
+    pub connect_timeout: Duration,
+    pub query_interval: Duration,
+}
+
+/// Parse one event payload; None when it is about another master or not understood.
+pub fn parse_event(channel: &str, payload: &str, master_name: &str) -> Option<Event> {
+    let words: Vec<&str> = payload.split_whitespace().collect();
+    let port = |s: &str| s.parse::<u16>().ok();
+    if channel == "+switch-master" {
+        // <name> <old-ip> <old-port> <new-ip> <new-port>
+        if words.len() != 5 || words[0] != master_name {
+            return None;
+        }
+        let old = HostPort {
+            host: words[1].to_string(),
+            port: port(words[2])?,
+        };
+        let new = HostPort {
+            host: words[3].to_string(),
+            port: port(words[4])?,
+        };
+        return Some(Event {
+            name: channel.to_string(),
+            switch: Some((old, new)),
+            instance: None,
+        });
+    }
+    // <type> <name> <ip> <port> [@ <master-name> <master-ip> <master-port>] [extra…]
+    if words.len() < 4 {
+        return None;
+    }
+    let about_master = match words.iter().position(|w| *w == "@") {
+        Some(at) => words.get(at + 1) == Some(&master_name),
+        None => words[0] == "master" && words[1] == master_name,
+    };
+    if !about_master {
+        return None;
+    }
+    Some(Event {
+        name: channel.to_string(),
+        switch: None,
+        instance: Some((
+            words[0].to_string(),
+            HostPort {
+                host: words[2].to_string(),
+                port: port(words[3])?,
+            },
+        )),
+    })
+}
+
+/// Events after which the watcher queries again at once instead of waiting for the next tick.
+fn requery_after(name: &str) -> bool {
+    matches!(
+        name,
+        "+switch-master"
+            | "+failover-end"
+            | "+failover-end-for-timeout"
+            | "+slave"
+            | "+convert-to-slave"
+            | "+role-change"
+            | "+sdown"
+            | "-sdown"
+            | "+odown"
+            | "-odown"
+    ) || name.starts_with("-failover-abort")
+}
+
+fn parse_view(master: &BytesFrame, replicas: &BytesFrame) -> Result<MasterView, ConnError> {
+    let bad = |what: &str| ConnError::Protocol(format!("SENTINEL reply: {what}"));
+    let fields = match master {
+        BytesFrame::Array(items) => items,
+        _ => return Err(bad("SENTINEL MASTER is not an array")),
+    };
+    let ip = field(fields, "ip").ok_or_else(|| bad("no ip"))?;
+    let port = field(fields, "port")
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| bad("no port"))?;
+    let epoch = field(fields, "config-epoch")
+        .and_then(|e| e.parse().ok())
+        .unwrap_or(0);
+    let flags = field(fields, "flags").unwrap_or("").to_string();
+    let mut list = Vec::new();
+    if let BytesFrame::Array(items) = replicas {
+        for item in items {
+            let BytesFrame::Array(kv) = item else {
+                return Err(bad("SENTINEL REPLICAS entry is not an array"));
+            };
+            let flags = field(kv, "flags").unwrap_or("");
+            if flags
+                .split(',')
+                .any(|f| matches!(f, "s_down" | "o_down" | "disconnected"))
+            {
+                continue;
+            }
+            let (Some(ip), Some(port)) = (
+                field(kv, "ip"),
+                field(kv, "port").and_then(|p| p.parse().ok()),
+            ) else {
+                return Err(bad("replica without ip or port"));
+            };
+            list.push(HostPort {
+                host: ip.to_string(),
+                port,
+            });
+        }
+    } else {
+        return Err(bad("SENTINEL REPLICAS is not an array"));
+    }
+    list.sort();
+    Ok(MasterView {
+        master: Some(HostPort {
+            host: ip.to_string(),
+            port,
+        }),
+        epoch,
+        replicas: list,
+        flags,
+    })
+}
+
+async fn query(conn: &mut RespConn, name: &str) -> Result<MasterView, ConnError> {
+    let master = match conn.command(&[b"SENTINEL", b"MASTER", name.as_bytes()]).await {
+        Ok(f) => f,
+        // Sentinel answers an error for a master name it does not monitor.
+        Err(ConnError::Redis(e)) if e.contains("No such master") => {
+            return Ok(MasterView {
+                master: None,
+                epoch: 0,
+                replicas: Vec::new(),
+                flags: String::new(),
+            })
+        }
+        Err(e) => return Err(e),
+    };
+    let replicas = conn
+        .command(&[b"SENTINEL", b"REPLICAS", name.as_bytes()])
+        .await?;
+    parse_view(&master, &replicas)
+}
+
+/// Decode a `pmessage` frame into (channel, payload).
+fn pmessage(frame: &BytesFrame) -> Option<(&str, &str)> {
+    let BytesFrame::Array(items) = frame else {
+        return None;
+    };
+    match items.as_slice() {
+        [kind, _pattern, channel, payload] if frame_str(kind) == Some("pmessage") => {
+            Some((frame_str(channel)?, frame_str(payload)?))
+        }
+        _ => None,
+    }
+}
+
+/// One link to one Sentinel address; returns when the link fails or on shutdown.
+async fn watch_once(
+    addr: SocketAddr,
+    settings: &WatchSettings,
+    tx: &mpsc::Sender<SentinelReport>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<(), ConnError> {
+    let t = settings.connect_timeout;
+    let pw = settings.password.as_ref();
+    let mut events = RespConn::connect_auth(addr, pw, t).await?;
+    events.send(&[b"PSUBSCRIBE", b"*"]).await?;
+    let confirm = tokio::time::timeout(t, events.read_frame())
+        .await
+        .map_err(|_| ConnError::Timeout(t))??;
+    if let BytesFrame::Array(items) = &confirm {
+        if items.first().and_then(frame_str) != Some("psubscribe") {
+            return Err(ConnError::Protocol("PSUBSCRIBE not confirmed".into()));
+        }
+    } else if let BytesFrame::Error(e) = &confirm {
+        return Err(ConnError::Redis(e.to_string()));
+    }
+    let mut queries = RespConn::connect_auth(addr, pw, t).await?;
+    let send = |report| {
+        let tx = tx.clone();
+        async move {
+            tx.send(SentinelReport {
+                sentinel: addr,
+                report,
+            })
+            .await
+            .is_ok()
+        }
+    };
+    send(Report::LinkUp).await;
+    let mut tick = tokio::time::interval(settings.query_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let requery = tokio::select! {
+            _ = tick.tick() => true,
+            frame = events.read_frame() => {
+                let frame = frame?;
+                match pmessage(&frame) {
+                    Some((channel, payload)) => {
+                        match parse_event(channel, payload, &settings.master_name) {
+                            Some(ev) => {
+                                let again = requery_after(&ev.name);
+                                if !send(Report::Event(ev)).await { return Ok(()); }
+                                again
+                            }
+                            None => false,
+                        }
+                    }
+                    None => return Err(ConnError::Protocol(format!(
+                        "unexpected {} on the event link", super::conn::frame_kind(&frame)))),
+                }
+            }
+            _ = shutdown.changed() => return Ok(()),
+        };
+        if requery {
+            let view = tokio::time::timeout(t, query(&mut queries, &settings.master_name))
+                .await
+                .map_err(|_| ConnError::Timeout(t))??;
+            if !send(Report::View(view)).await {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Keep one Sentinel address watched until shutdown; `lost` tells the supervisor to re-resolve.
+async fn watcher(
+    addr: SocketAddr,
+    settings: WatchSettings,
+    tx: mpsc::Sender<SentinelReport>,
+    lost: mpsc::UnboundedSender<()>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let result = watch_once(addr, &settings, &tx, &mut shutdown).await;
+        if *shutdown.borrow() {
+            return;
+        }
+        let reason = match result {
+            Ok(()) => "closed".to_string(),
+            Err(e) => e.to_string(),
+        };
+        let up_report = SentinelReport {
+            sentinel: addr,
+            report: Report::LinkDown(reason),
+        };
+        if tx.send(up_report).await.is_err() {
+            return;
+        }
+        let _ = lost.send(());
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = shutdown.changed() => return,
+        }
+        backoff = (backoff * 2).min(settings.query_interval.max(Duration::from_millis(500)));
+    }
+}
+
+/// Resolve `entry` now and then, keeping exactly one watcher per address behind it.
+pub async fn supervise(
+    entry: HostPort,
+    settings: WatchSettings,
+    tx: mpsc::Sender<SentinelReport>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let (lost_tx, mut lost_rx) = mpsc::unbounded_channel::<()>();
+    let mut watchers: HashMap<SocketAddr, JoinHandle<()>> = HashMap::new();
+    // Re-resolve on every lost link, and at least this often so scale-ups are noticed.
+    let refresh = Duration::from_secs(30);
+    loop {
+        match tokio::net::lookup_host((entry.host.as_str(), entry.port)).await {
+            Ok(addrs) => {
+                let addrs: Vec<SocketAddr> = addrs.collect();
+                for gone in watchers
+                    .keys()
+                    .filter(|a| !addrs.contains(a))
+                    .copied()
+                    .collect::<Vec<_>>()
+                {
+                    if let Some(h) = watchers.remove(&gone) {
+                        h.abort();
+                    }
+                    let _ = tx
+                        .send(SentinelReport {
+                            sentinel: gone,
+                            report: Report::Removed,
+                        })
+                        .await;
+                }
+                for a in addrs {
+                    watchers.entry(a).or_insert_with(|| {
+                        tokio::spawn(watcher(
+                            a,
+                            settings.clone(),
+                            tx.clone(),
+                            lost_tx.clone(),
+                            shutdown.clone(),
+                        ))
+                    });
+                }
+            }
+            Err(e) => {
+                tracing::warn!(sentinel = %entry, error = %e, "cannot resolve Sentinel address; retrying");
+            }
+        }
+        let wait = if watchers.is_empty() {
+            Duration::from_secs(1)
+        } else {
+            refresh
+        };
+        tokio::select! {
+            _ = lost_rx.recv() => {
+                // Several links may drop at once; one resolution covers them all.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                while lost_rx.try_recv().is_ok() {}
+            }
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => break,
+        }
+    }
+    for (_, h) in watchers {
+        h.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_switch_master_for_our_name_only() {
+        let ev = parse_event(
+            "+switch-master",
+            "mymaster 127.0.0.1 6379 127.0.0.1 6380",
+            "mymaster",
+        )
+        .unwrap();
+        let (old, new) = ev.switch.unwrap();
+        assert_eq!(old.to_string(), "127.0.0.1:6379");
+        assert_eq!(new.to_string(), "127.0.0.1:6380");
+        assert!(parse_event(
+            "+switch-master",
+            "other 127.0.0.1 6379 127.0.0.1 6380",
+            "mymaster"
+        )
+        .is_none());
+        assert!(parse_event("+switch-master", "mymaster 1 2", "mymaster").is_none());
+        assert!(parse_event(
+            "+switch-master",
+            "mymaster 127.0.0.1 x 127.0.0.1 6380",
+            "mymaster"
+        )
+        .is_none());
+    }
+
+    #[test]
+    fn parses_instance_events() {
+        let ev = parse_event(
+            "+try-failover",
+            "master mymaster 10.0.0.1 6379",
+            "mymaster",
+        )
+        .unwrap();
+        assert_eq!(ev.instance.unwrap().0, "master");
+        let ev = parse_event(
+            "+odown",
+            "master mymaster 10.0.0.1 6379 #quorum 2/2",
+            "mymaster",
+        )
+        .unwrap();
+        assert_eq!(ev.name, "+odown");
+        let ev = parse_event(
+            "+convert-to-slave",
+            "slave 10.0.0.1:6379 10.0.0.1 6379 @ mymaster 10.0.0.2 6379",
+            "mymaster",
+        )
+        .unwrap();
+        assert_eq!(ev.instance.unwrap().1.to_string(), "10.0.0.1:6379");
+        assert!(parse_event(
+            "+sdown",
+            "slave 10.0.0.1:6379 10.0.0.1 6379 @ other 10.0.0.2 6379",
+            "mymaster"
+        )
+        .is_none());
+        assert!(parse_event("+sdown", "garbage", "mymaster").is_none());
+        assert!(parse_event("", "", "mymaster").is_none());
+    }
+}

@@ -1,0 +1,508 @@
+//! Local topologies of real `redis-server` and `redis-sentinel` processes on loopback, for the
+//! tests, `make demo` and the benchmarks. Every process is killed and its directory removed when
+//! the [`Lab`] is dropped.
+//!
+//! The calls here block (they start processes and poll them); async callers wrap them in
+//! `spawn_blocking` or accept a short block on a multi-threaded runtime.
+
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use redis_protocol::resp2::decode::decode_bytes_mut;
+use redis_protocol::resp2::types::BytesFrame;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    #[error("{binary} not found on PATH: install it (Debian: apt-get install redis-server redis-sentinel) or run `make deps`")]
+    Missing { binary: &'static str },
+    #[error("starting {what}: {source}")]
+    Spawn {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("{what} at {addr}: {message}")]
+    Call {
+        what: String,
+        addr: SocketAddr,
+        message: String,
+    },
+    #[error("timed out after {after:?} waiting for {what}")]
+    Timeout { what: String, after: Duration },
+    #[error("lab directory: {0}")]
+    Dir(#[from] std::io::Error),
+}
+
+/// How the topology is built.
+#[derive(Debug, Clone)]
+pub struct LabOptions {
+    pub replicas: usize,
+    pub sentinels: usize,
+    pub quorum: usize,
+    pub master_name: String,
+    pub redis_password: Option<String>,
+    pub sentinel_password: Option<String>,
+    pub down_after_ms: u64,
+    pub failover_timeout_ms: u64,
+    pub min_replicas_to_write: u32,
+    /// One loopback address per node index (redis i and sentinel i share it) with the standard
+    /// ports 6379/26379, the shape of the redis-ha chart. None: 127.0.0.1 with free ports.
+    pub node_ips: Option<Vec<IpAddr>>,
+}
+
+impl Default for LabOptions {
+    fn default() -> Self {
+        LabOptions {
+            replicas: 2,
+            sentinels: 3,
+            quorum: 2,
+            master_name: "mymaster".into(),
+            redis_password: None,
+            sentinel_password: None,
+            down_after_ms: 1000,
+            failover_timeout_ms: 5000,
+            min_replicas_to_write: 0,
+            node_ips: None,
+        }
+    }
+}
+
+/// One child process and how to start it again.
+pub struct Proc {
+    pub addr: SocketAddr,
+    child: Option<Child>,
+    program: &'static str,
+    args: Vec<String>,
+    pub log: PathBuf,
+}
+
+impl Proc {
+    fn spawn(&mut self) -> Result<(), LabError> {
+        let child = Command::new(self.program)
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|source| LabError::Spawn {
+                what: format!("{} on {}", self.program, self.addr),
+                source,
+            })?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    /// SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+}
+
+pub struct Lab {
+    pub opts: LabOptions,
+    pub redis: Vec<Proc>,
+    pub sentinels: Vec<Proc>,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for p in self.sentinels.iter_mut().chain(self.redis.iter_mut()) {
+            p.kill();
+        }
+    }
+}
+
+static TAKEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+
+/// A loopback port nobody in this process was handed before and the OS says is free now.
+pub fn free_port() -> u16 {
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("binding 127.0.0.1:0 works");
+        let mut taken = TAKEN.lock().unwrap_or_else(|e| e.into_inner());
+        if taken.get_or_insert_with(HashSet::new).insert(port) {
+            return port;
+        }
+    }
+}
+
+/// Is the binary on PATH?
+pub fn have(binary: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(binary).is_file()))
+        .unwrap_or(false)
+}
+
+/// Send one command on a fresh connection and return the reply (errors as `Err`).
+pub fn call(addr: SocketAddr, password: Option<&str>, args: &[&str]) -> Result<BytesFrame, LabError> {
+    let fail = |m: String| LabError::Call {
+        what: args.first().copied().unwrap_or("").to_string(),
+        addr,
+        message: m,
+    };
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| fail(e.to_string()))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| fail(e.to_string()))?;
+    let mut out = Vec::new();
+    if let Some(p) = password {
+        out.extend(crate::resp::args::encode_command(&[b"AUTH", p.as_bytes()]));
+    }
+    let byte_args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    out.extend(crate::resp::args::encode_command(&byte_args));
+    s.write_all(&out).map_err(|e| fail(e.to_string()))?;
+    let mut buf = BytesMut::new();
+    let mut replies = Vec::new();
+    let want = if password.is_some() { 2 } else { 1 };
+    while replies.len() < want {
+        match decode_bytes_mut(&mut buf) {
+            Ok(Some((f, _, _))) => {
+                replies.push(f);
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => return Err(fail(e.to_string())),
+        }
+        let mut chunk = [0u8; 16384];
+        let n = s.read(&mut chunk).map_err(|e| fail(e.to_string()))?;
+        if n == 0 {
+            return Err(fail("connection closed".into()));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    for r in replies.iter() {
+        if let BytesFrame::Error(e) = r {
+            return Err(fail(e.to_string()));
+        }
+    }
+    Ok(replies.pop().expect("want >= 1"))
+}
+
+/// Text of a bulk or simple string reply.
+pub fn text(f: &BytesFrame) -> Option<String> {
+    match f {
+        BytesFrame::BulkString(b) | BytesFrame::SimpleString(b) => {
+            Some(String::from_utf8_lossy(b).into_owned())
+        }
+        BytesFrame::Integer(i) => Some(i.to_string()),
+        _ => None,
+    }
+}
+
+/// Field of a flat key/value array reply (SENTINEL MASTER).
+pub fn kv(f: &BytesFrame, key: &str) -> Option<String> {
+    let BytesFrame::Array(items) = f else {
+        return None;
+    };
+    items
+        .chunks_exact(2)
+        .find(|c| text(&c[0]).as_deref() == Some(key))
+        .and_then(|c| text(&c[1]))
+}
+
+/// Poll `f` until it returns Some, or fail after `patience`.
+pub fn eventually<T>(
+    what: &str,
+    patience: Duration,
+    mut f: impl FnMut() -> Option<T>,
+) -> Result<T, LabError> {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return Ok(v);
+        }
+        if start.elapsed() > patience {
+            return Err(LabError::Timeout {
+                what: what.to_string(),
+                after: patience,
+            });
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+fn write(path: &Path, text: &str) -> Result<(), LabError> {
+    std::fs::write(path, text)?;
+    Ok(())
+}
+
+impl Lab {
+    /// Start 1 master + `replicas` replicas + `sentinels` Sentinels and wait until the
+    /// Sentinels know every replica and each other (a failover can only work after that).
+    pub fn start(opts: LabOptions) -> Result<Lab, LabError> {
+        for binary in ["redis-server", "redis-sentinel"] {
+            if !have(binary) {
+                return Err(LabError::Missing { binary });
+            }
+        }
+        let dir = tempfile::Builder::new().prefix("sp-lab-").tempdir()?;
+        let nodes = 1 + opts.replicas;
+        let addr_of = |i: usize, std_port: u16| match &opts.node_ips {
+            Some(ips) => SocketAddr::new(ips[i % ips.len()], std_port),
+            None => SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), free_port()),
+        };
+        let mut redis = Vec::new();
+        for i in 0..nodes {
+            let addr = addr_of(i, 6379);
+            let ndir = dir.path().join(format!("redis-{i}"));
+            std::fs::create_dir_all(&ndir)?;
+            let log = ndir.join("redis.log");
+            let mut args: Vec<String> = vec![
+                "--port".into(),
+                addr.port().to_string(),
+                "--bind".into(),
+                addr.ip().to_string(),
+                "--dir".into(),
+                ndir.display().to_string(),
+                "--logfile".into(),
+                log.display().to_string(),
+                "--save".into(),
+                "".into(),
+                "--appendonly".into(),
+                "no".into(),
+                "--protected-mode".into(),
+                "no".into(),
+                "--repl-diskless-sync".into(),
+                "yes".into(),
+                "--repl-diskless-sync-delay".into(),
+                "0".into(),
+                "--min-replicas-to-write".into(),
+                opts.min_replicas_to_write.to_string(),
+                "--min-replicas-max-lag".into(),
+                "10".into(),
+            ];
+            if let Some(p) = &opts.redis_password {
+                args.extend(["--requirepass".into(), p.clone(), "--masterauth".into(), p.clone()]);
+            }
+            if i > 0 {
+                let m: &Proc = &redis[0];
+                args.extend([
+                    "--replicaof".into(),
+                    m.addr.ip().to_string(),
+                    m.addr.port().to_string(),
+                ]);
+            }
+            let mut p = Proc {
+                addr,
+                child: None,
+                program: "redis-server",
+                args,
+                log,
+            };
+            p.spawn()?;
+            redis.push(p);
+        }
+        let master = redis[0].addr;
+        let mut sentinels = Vec::new();
+        for i in 0..opts.sentinels {
+            let addr = addr_of(i, 26379);
+            let sdir = dir.path().join(format!("sentinel-{i}"));
+            std::fs::create_dir_all(&sdir)?;
+            let conf = sdir.join("sentinel.conf");
+            let log = sdir.join("sentinel.log");
+            let name = &opts.master_name;
+            let mut text = format!(
+                "port {port}\nbind {ip}\ndir {dir}\nlogfile {log}\nprotected-mode no\n\
+                 sentinel monitor {name} {mip} {mport} {quorum}\n\
+                 sentinel down-after-milliseconds {name} {down}\n\
+                 sentinel failover-timeout {name} {fo}\n\
+                 sentinel parallel-syncs {name} 1\n",
+                port = addr.port(),
+                ip = addr.ip(),
+                dir = sdir.display(),
+                log = log.display(),
+                mip = master.ip(),
+                mport = master.port(),
+                quorum = opts.quorum,
+                down = opts.down_after_ms,
+                fo = opts.failover_timeout_ms,
+            );
+            if let Some(p) = &opts.redis_password {
+                text.push_str(&format!("sentinel auth-pass {name} {p}\n"));
+            }
+            if let Some(p) = &opts.sentinel_password {
+                text.push_str(&format!("requirepass {p}\nsentinel sentinel-pass {p}\n"));
+            }
+            write(&conf, &text)?;
+            let mut p = Proc {
+                addr,
+                child: None,
+                program: "redis-sentinel",
+                args: vec![conf.display().to_string()],
+                log,
+            };
+            p.spawn()?;
+            sentinels.push(p);
+        }
+        let lab = Lab {
+            opts,
+            redis,
+            sentinels,
+            dir,
+        };
+        lab.wait_settled(Duration::from_secs(30))?;
+        Ok(lab)
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn sentinel_addrs(&self) -> Vec<SocketAddr> {
+        self.sentinels.iter().map(|p| p.addr).collect()
+    }
+
+    /// `host:port,host:port…` as SENTINEL_PROXY_SENTINELS wants it.
+    pub fn sentinel_list(&self) -> String {
+        self.sentinel_addrs()
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    pub fn redis_password(&self) -> Option<&str> {
+        self.opts.redis_password.as_deref()
+    }
+
+    /// Call a Redis node (authenticating with the lab's password).
+    pub fn redis_call(&self, addr: SocketAddr, args: &[&str]) -> Result<BytesFrame, LabError> {
+        call(addr, self.redis_password(), args)
+    }
+
+    /// Call Sentinel `i`.
+    pub fn sentinel_call(&self, i: usize, args: &[&str]) -> Result<BytesFrame, LabError> {
+        call(
+            self.sentinels[i].addr,
+            self.opts.sentinel_password.as_deref(),
+            args,
+        )
+    }
+
+    /// The master as Sentinel `i` reports it.
+    pub fn master_by(&self, i: usize) -> Option<SocketAddr> {
+        let f = self
+            .sentinel_call(i, &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", &self.opts.master_name])
+            .ok()?;
+        let BytesFrame::Array(items) = f else {
+            return None;
+        };
+        let ip: IpAddr = text(items.first()?)?.parse().ok()?;
+        let port: u16 = text(items.get(1)?)?.parse().ok()?;
+        Some(SocketAddr::new(ip, port))
+    }
+
+    /// The master the first reachable Sentinel reports.
+    pub fn master(&self) -> Option<SocketAddr> {
+        (0..self.sentinels.len())
+            .filter(|i| self.sentinels[*i].is_running())
+            .find_map(|i| self.master_by(i))
+    }
+
+    /// Index of the redis process at `addr`.
+    pub fn redis_index(&self, addr: SocketAddr) -> Option<usize> {
+        self.redis.iter().position(|p| p.addr == addr)
+    }
+
+    /// Wait until every running Sentinel sees the same master, all its replicas and the other
+    /// Sentinels, and every replica's link is up.
+    pub fn wait_settled(&self, patience: Duration) -> Result<SocketAddr, LabError> {
+        let name = self.opts.master_name.clone();
+        let running_sentinels = self.sentinels.iter().filter(|p| p.is_running()).count();
+        let running_redis = self.redis.iter().filter(|p| p.is_running()).count();
+        eventually("the topology to settle", patience, || {
+            let mut master = None;
+            for (i, s) in self.sentinels.iter().enumerate() {
+                if !s.is_running() {
+                    continue;
+                }
+                let f = self.sentinel_call(i, &["SENTINEL", "MASTER", &name]).ok()?;
+                let flags = kv(&f, "flags")?;
+                if flags != "master" {
+                    return None;
+                }
+                let others: usize = kv(&f, "num-other-sentinels")?.parse().ok()?;
+                let replicas: usize = kv(&f, "num-slaves")?.parse().ok()?;
+                if others + 1 < running_sentinels || replicas + 1 < running_redis {
+                    return None;
+                }
+                let m = self.master_by(i)?;
+                if master.is_some_and(|x| x != m) {
+                    return None;
+                }
+                master = Some(m);
+            }
+            let m = master?;
+            for p in self.redis.iter().filter(|p| p.is_running() && p.addr != m) {
+                let role = self.redis_call(p.addr, &["ROLE"]).ok()?;
+                let BytesFrame::Array(items) = role else {
+                    return None;
+                };
+                if items.get(3).and_then(text).as_deref() != Some("connected") {
+                    return None;
+                }
+            }
+            Some(m)
+        })
+    }
+
+    /// `SENTINEL FAILOVER` on the first running Sentinel (a planned failover).
+    pub fn failover(&self) -> Result<(), LabError> {
+        let i = self
+            .sentinels
+            .iter()
+            .position(|p| p.is_running())
+            .expect("a Sentinel is running");
+        self.sentinel_call(i, &["SENTINEL", "FAILOVER", &self.opts.master_name])
+            .map(|_| ())
+    }
+
+    /// Wait until a Sentinel reports a master other than `old`; returns it.
+    pub fn wait_new_master(&self, old: SocketAddr, patience: Duration) -> Result<SocketAddr, LabError> {
+        eventually("a new master", patience, || {
+            self.master().filter(|m| *m != old)
+        })
+    }
+
+    pub fn kill_redis(&mut self, i: usize) {
+        self.redis[i].kill();
+    }
+
+    pub fn restart_redis(&mut self, i: usize) -> Result<(), LabError> {
+        self.redis[i].spawn()?;
+        let addr = self.redis[i].addr;
+        let pw = self.opts.redis_password.clone();
+        eventually("redis to restart", Duration::from_secs(10), || {
+            call(addr, pw.as_deref(), &["PING"]).ok()
+        })?;
+        Ok(())
+    }
+
+    pub fn kill_sentinel(&mut self, i: usize) {
+        self.sentinels[i].kill();
+    }
+
+    pub fn restart_sentinel(&mut self, i: usize) -> Result<(), LabError> {
+        self.sentinels[i].spawn()?;
+        let addr = self.sentinels[i].addr;
+        let pw = self.opts.sentinel_password.clone();
+        eventually("sentinel to restart", Duration::from_secs(10), || {
+            call(addr, pw.as_deref(), &["PING"]).ok()
+        })?;
+        Ok(())
+    }
+}

@@ -1,0 +1,154 @@
+//! Every metric the proxy exports, in one place (the catalogue is docs/metrics.md).
+//!
+//! The Prometheus recorder is process-wide: it is installed once, the first time [`init`] runs,
+//! and every proxy started in the same process (tests run several) shares it. Hot-path handles
+//! are registered once and cached in [`Handles`], because a labelled `counter!` lookup per
+//! request costs several times more than incrementing a cached handle.
+
+use std::sync::OnceLock;
+
+use metrics::{counter, gauge, Counter, Gauge};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+pub const CLIENT_CONNECTIONS: &str = "sentinel_proxy_client_connections";
+pub const CONNECTIONS_ACCEPTED: &str = "sentinel_proxy_connections_accepted_total";
+pub const CONNECTIONS_REJECTED: &str = "sentinel_proxy_connections_rejected_total";
+pub const COMMANDS: &str = "sentinel_proxy_commands_total";
+pub const BYTES: &str = "sentinel_proxy_bytes_total";
+pub const PROTOCOL_ERRORS: &str = "sentinel_proxy_protocol_errors_total";
+pub const SESSIONS_CLOSED: &str = "sentinel_proxy_sessions_closed_total";
+pub const UPSTREAM_CONNECT_ERRORS: &str = "sentinel_proxy_upstream_connect_errors_total";
+pub const MASTER_CHANGES: &str = "sentinel_proxy_master_changes_total";
+pub const MASTER_INFO: &str = "sentinel_proxy_master_info";
+pub const ROUTE_GENERATION: &str = "sentinel_proxy_route_generation";
+pub const ROUTE_STATE: &str = "sentinel_proxy_route_state";
+pub const SENTINEL_LINK_UP: &str = "sentinel_proxy_sentinel_link_up";
+pub const SENTINEL_EVENTS: &str = "sentinel_proxy_sentinel_events_total";
+pub const SENTINEL_DISAGREEMENTS: &str = "sentinel_proxy_sentinel_disagreements_total";
+pub const NODE_HEALTHY: &str = "sentinel_proxy_node_healthy";
+pub const BUILD_INFO: &str = "sentinel_proxy_build_info";
+
+/// Which listener a client came in through (a bounded label value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    Master,
+    Replica,
+}
+
+impl Listener {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Listener::Master => "master",
+            Listener::Replica => "replica",
+        }
+    }
+}
+
+/// Cached handles for everything a session touches per read or per command.
+pub struct ListenerHandles {
+    pub connections: Gauge,
+    pub accepted: Counter,
+    pub commands: Counter,
+}
+
+pub struct Handles {
+    pub master: ListenerHandles,
+    pub replica: ListenerHandles,
+    pub bytes_from_clients: Counter,
+    pub bytes_to_clients: Counter,
+    pub rejected_max_clients: Counter,
+    pub client_protocol_errors: Counter,
+    pub upstream_protocol_errors: Counter,
+    pub upstream_connect_errors: Counter,
+}
+
+impl Handles {
+    pub fn listener(&self, l: Listener) -> &ListenerHandles {
+        match l {
+            Listener::Master => &self.master,
+            Listener::Replica => &self.replica,
+        }
+    }
+}
+
+struct Installed {
+    prometheus: PrometheusHandle,
+    handles: Handles,
+}
+
+static INSTALLED: OnceLock<Installed> = OnceLock::new();
+
+fn listener_handles(l: Listener) -> ListenerHandles {
+    ListenerHandles {
+        connections: gauge!(CLIENT_CONNECTIONS, "listener" => l.as_str()),
+        accepted: counter!(CONNECTIONS_ACCEPTED, "listener" => l.as_str()),
+        commands: counter!(COMMANDS, "listener" => l.as_str()),
+    }
+}
+
+/// Install the process-wide recorder (once) and return the handle that renders `/metrics`.
+pub fn init() -> PrometheusHandle {
+    INSTALLED
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let prometheus = recorder.handle();
+            // Another recorder may already be installed by an embedding program; then our
+            // handles record into it and /metrics shows only what ours saw.
+            let _ = metrics::set_global_recorder(recorder);
+            describe();
+            gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+            let handles = Handles {
+                master: listener_handles(Listener::Master),
+                replica: listener_handles(Listener::Replica),
+                bytes_from_clients: counter!(BYTES, "direction" => "from_clients"),
+                bytes_to_clients: counter!(BYTES, "direction" => "to_clients"),
+                rejected_max_clients: counter!(CONNECTIONS_REJECTED, "reason" => "max_clients"),
+                client_protocol_errors: counter!(PROTOCOL_ERRORS, "side" => "client"),
+                upstream_protocol_errors: counter!(PROTOCOL_ERRORS, "side" => "upstream"),
+                upstream_connect_errors: counter!(UPSTREAM_CONNECT_ERRORS),
+            };
+            Installed {
+                prometheus,
+                handles,
+            }
+        })
+        .prometheus
+        .clone()
+}
+
+/// The cached hot-path handles. Installs the recorder first if nobody did.
+pub fn handles() -> &'static Handles {
+    if INSTALLED.get().is_none() {
+        init();
+    }
+    &INSTALLED.get().expect("initialised above").handles
+}
+
+/// Count a session that ended, by reason (a fixed set of strings).
+pub fn session_closed(reason: &'static str) {
+    counter!(SESSIONS_CLOSED, "reason" => reason).increment(1);
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge};
+    describe_gauge!(CLIENT_CONNECTIONS, "Client connections open now, by listener.");
+    describe_counter!(CONNECTIONS_ACCEPTED, "Client connections accepted, by listener.");
+    describe_counter!(CONNECTIONS_REJECTED, "Client connections refused, by reason.");
+    describe_counter!(COMMANDS, "Client commands relayed upstream, by listener.");
+    describe_counter!(BYTES, "Bytes relayed, by direction (from_clients, to_clients).");
+    describe_counter!(PROTOCOL_ERRORS, "Malformed RESP seen, by side (client, upstream).");
+    describe_counter!(SESSIONS_CLOSED, "Client sessions ended, by reason.");
+    describe_counter!(UPSTREAM_CONNECT_ERRORS, "Failed connections to a Redis node.");
+    describe_counter!(MASTER_CHANGES, "Times the routed master changed.");
+    describe_gauge!(MASTER_INFO, "1 for the master routed now (label address), 0 for earlier ones.");
+    describe_gauge!(ROUTE_GENERATION, "Route generation; increases with every master change.");
+    describe_gauge!(ROUTE_STATE, "1 for the current route state (no_master, serving, holding).");
+    describe_gauge!(SENTINEL_LINK_UP, "1 while the link to a Sentinel is up, by sentinel.");
+    describe_counter!(SENTINEL_EVENTS, "Sentinel events received for our master, by event.");
+    describe_counter!(
+        SENTINEL_DISAGREEMENTS,
+        "Times a Sentinel reported a master other than the one routed."
+    );
+    describe_gauge!(NODE_HEALTHY, "1 while a node answers ROLE as expected, by node and role.");
+    describe_gauge!(BUILD_INFO, "Always 1; the label version carries the build.");
+}

@@ -1,0 +1,79 @@
+//! Listening sockets and the accept loop.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+
+use super::session::{ConnGuard, Session};
+use super::Shared;
+use crate::metrics::{self as m, Listener};
+
+/// Pending connections the kernel may queue before we accept them.
+const BACKLOG: i32 = 1024;
+
+/// Bind a listening socket. `[::]:PORT` listens on IPv4 too (dual stack), as HAProxy's `v4v6`.
+pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(false)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    TcpListener::from_std(socket.into())
+}
+
+/// Accept clients until shutdown.
+pub async fn accept_loop(listener: TcpListener, kind: Listener, shared: Arc<Shared>) {
+    let handles = m::handles().listener(kind);
+    let mut shutdown = shared.shutdown.clone();
+    loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = shutdown.changed() => return,
+        };
+        let (stream, _peer) = match accepted {
+            Ok(s) => s,
+            Err(e) => {
+                // EMFILE and friends: back off a little instead of spinning.
+                tracing::warn!(error = %e, listener = kind.as_str(), "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        handles.accepted.increment(1);
+        let _ = stream.set_nodelay(true);
+        let open = shared.clients.fetch_add(1, Ordering::AcqRel) + 1;
+        if open > shared.max_clients {
+            shared.clients.fetch_sub(1, Ordering::AcqRel);
+            m::handles().rejected_max_clients.increment(1);
+            tokio::spawn(refuse(stream));
+            continue;
+        }
+        handles.connections.increment(1.0);
+        let guard = ConnGuard {
+            gauge: handles.connections.clone(),
+            shared: shared.clone(),
+        };
+        let session = Session::new(shared.clone(), kind, stream);
+        tokio::spawn(async move {
+            session.run().await;
+            drop(guard);
+        });
+    }
+}
+
+/// Tell a client over the limit why, as Redis does, then close.
+async fn refuse(mut stream: TcpStream) {
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(1),
+        stream.write_all(b"-ERR max number of clients reached\r\n"),
+    )
+    .await;
+    let _ = stream.shutdown().await;
+}

@@ -1,0 +1,258 @@
+//! What a client session has told Redis about itself, and what it is waiting for.
+//!
+//! The proxy peeks at each request's command name only; for the few commands that change
+//! connection state it keeps the request frame itself, so it can be replayed verbatim on a new
+//! upstream. Replies are matched against [`Expect`] entries to know how many requests are in
+//! flight and whether a state change succeeded.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use bytes::Bytes;
+
+use crate::resp::args::request_args_bytes;
+use crate::resp::Head;
+
+/// A request whose reply changes session state when it succeeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateCmd {
+    Auth,
+    Hello,
+    Select,
+    SetName,
+}
+
+/// What the next reply(ies) from upstream answer.
+#[derive(Debug)]
+pub enum Expect {
+    /// `n` ordinary replies in a row.
+    Plain(u32),
+    /// One reply; on success record `frame` for replay.
+    State(StateCmd, Bytes),
+    /// Subscription confirmations still due for one (P|S)(UN)SUBSCRIBE request.
+    Subscription(u32),
+}
+
+/// The three kinds of subscription Redis keeps per connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubKind {
+    Channel,
+    Pattern,
+    Shard,
+}
+
+#[derive(Debug, Default)]
+pub struct SessionState {
+    pub auth: Option<Bytes>,
+    pub hello: Option<Bytes>,
+    pub select: Option<Bytes>,
+    pub setname: Option<Bytes>,
+    pub resp3: bool,
+    pub channels: BTreeSet<Bytes>,
+    pub patterns: BTreeSet<Bytes>,
+    pub shard_channels: BTreeSet<Bytes>,
+    pub multi: bool,
+    pub watching: bool,
+    pub monitor: bool,
+    /// Replies can no longer be counted (CLIENT REPLY OFF/SKIP, MONITOR): the session cannot be
+    /// moved safely, only closed.
+    pub untracked: bool,
+    pub expect: VecDeque<Expect>,
+}
+
+/// How a request affects the session, decided from its command name (and, rarely, arguments).
+pub enum Effect {
+    Plain,
+    State(StateCmd),
+    Subscribe(SubKind, bool),
+}
+
+fn upper_eq(a: &[u8], b: &[u8]) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// Classify a request by its head (upper-cased command name).
+pub fn effect_of(head: &Head) -> Effect {
+    let name = head.as_bytes();
+    match name {
+        b"AUTH" => Effect::State(StateCmd::Auth),
+        b"HELLO" => Effect::State(StateCmd::Hello),
+        b"SELECT" => Effect::State(StateCmd::Select),
+        b"SUBSCRIBE" => Effect::Subscribe(SubKind::Channel, true),
+        b"UNSUBSCRIBE" => Effect::Subscribe(SubKind::Channel, false),
+        b"PSUBSCRIBE" => Effect::Subscribe(SubKind::Pattern, true),
+        b"PUNSUBSCRIBE" => Effect::Subscribe(SubKind::Pattern, false),
+        b"SSUBSCRIBE" => Effect::Subscribe(SubKind::Shard, true),
+        b"SUNSUBSCRIBE" => Effect::Subscribe(SubKind::Shard, false),
+        _ => Effect::Plain,
+    }
+}
+
+impl SessionState {
+    pub fn in_flight(&self) -> usize {
+        self.expect
+            .iter()
+            .map(|e| match e {
+                Expect::Plain(n) | Expect::Subscription(n) => *n as usize,
+                Expect::State(..) => 1,
+            })
+            .sum()
+    }
+
+    pub fn subscribed(&self) -> bool {
+        !(self.channels.is_empty() && self.patterns.is_empty() && self.shard_channels.is_empty())
+    }
+
+    fn set_mut(&mut self, kind: SubKind) -> &mut BTreeSet<Bytes> {
+        match kind {
+            SubKind::Channel => &mut self.channels,
+            SubKind::Pattern => &mut self.patterns,
+            SubKind::Shard => &mut self.shard_channels,
+        }
+    }
+
+    fn push_plain(&mut self) {
+        if let Some(Expect::Plain(n)) = self.expect.back_mut() {
+            *n += 1;
+        } else {
+            self.expect.push_back(Expect::Plain(1));
+        }
+    }
+
+    /// Record a request about to be forwarded. `frame` is the whole request frame.
+    pub fn on_request(&mut self, head: &Head, frame: &Bytes) {
+        if self.untracked {
+            return;
+        }
+        let name = head.as_bytes();
+        match name {
+            b"MULTI" => self.multi = true,
+            b"EXEC" | b"DISCARD" => {
+                self.multi = false;
+                self.watching = false;
+            }
+            b"WATCH" => self.watching = true,
+            b"UNWATCH" => self.watching = false,
+            b"MONITOR" => {
+                self.monitor = true;
+                self.untracked = true;
+            }
+            b"RESET" => {
+                // RESET drops everything but the connection; its own reply is plain.
+                let expect = std::mem::take(&mut self.expect);
+                *self = SessionState {
+                    expect,
+                    ..SessionState::default()
+                };
+            }
+            b"CLIENT" => {
+                if let Some(args) = request_args_bytes(frame) {
+                    let sub = args.get(1).map(|a| a.as_ref()).unwrap_or_default();
+                    if upper_eq(sub, b"REPLY") {
+                        self.untracked = true;
+                        return;
+                    }
+                    if upper_eq(sub, b"SETNAME") && !self.multi {
+                        self.expect
+                            .push_back(Expect::State(StateCmd::SetName, frame.clone()));
+                        return;
+                    }
+                }
+            }
+            _ => {}
+        }
+        match effect_of(head) {
+            Effect::State(_) if self.multi => {
+                // Inside MULTI the reply is QUEUED, not the outcome; such a session is never
+                // migrated anyway, so stop pretending we know its state.
+                self.untracked = true;
+            }
+            Effect::State(cmd) => self.expect.push_back(Expect::State(cmd, frame.clone())),
+            Effect::Subscribe(kind, on) => {
+                let args = request_args_bytes(frame).unwrap_or_default();
+                let names: Vec<Bytes> = args.into_iter().skip(1).collect();
+                let set = self.set_mut(kind);
+                let due = if on {
+                    set.extend(names.iter().cloned());
+                    names.len().max(1)
+                } else if names.is_empty() {
+                    let n = set.len();
+                    set.clear();
+                    n.max(1)
+                } else {
+                    for n in &names {
+                        set.remove(n);
+                    }
+                    names.len()
+                };
+                self.expect.push_back(Expect::Subscription(due as u32));
+            }
+            Effect::Plain => self.push_plain(),
+        }
+    }
+
+    /// Account for one reply frame. `push` is a RESP3 push; `error` an error reply.
+    /// Returns false when the frame answers no request (a pub/sub message, a push).
+    pub fn on_reply(&mut self, head: &Head, push: bool, error: bool) -> bool {
+        if self.untracked {
+            return false;
+        }
+        let confirm = matches!(
+            head.as_bytes(),
+            b"SUBSCRIBE"
+                | b"UNSUBSCRIBE"
+                | b"PSUBSCRIBE"
+                | b"PUNSUBSCRIBE"
+                | b"SSUBSCRIBE"
+                | b"SUNSUBSCRIBE"
+        );
+        if let Some(Expect::Subscription(n)) = self.expect.front_mut() {
+            if confirm || error {
+                if *n <= 1 || error {
+                    self.expect.pop_front();
+                } else {
+                    *n -= 1;
+                }
+                return true;
+            }
+        }
+        if push {
+            return false;
+        }
+        // In RESP2 a subscribed connection receives messages as plain arrays.
+        if matches!(head.as_bytes(), b"MESSAGE" | b"PMESSAGE" | b"SMESSAGE") && self.subscribed()
+        {
+            return false;
+        }
+        match self.expect.pop_front() {
+            Some(Expect::Plain(n)) => {
+                if n > 1 {
+                    self.expect.push_front(Expect::Plain(n - 1));
+                }
+            }
+            Some(Expect::State(cmd, frame)) => {
+                if !error {
+                    self.apply(cmd, frame);
+                }
+            }
+            Some(Expect::Subscription(_)) => {}
+            None => {}
+        }
+        true
+    }
+
+    fn apply(&mut self, cmd: StateCmd, frame: Bytes) {
+        match cmd {
+            StateCmd::Auth => self.auth = Some(frame),
+            StateCmd::Select => self.select = Some(frame),
+            StateCmd::SetName => self.setname = Some(frame),
+            StateCmd::Hello => {
+                let args = request_args_bytes(&frame).unwrap_or_default();
+                if let Some(v) = args.get(1) {
+                    self.resp3 = v.as_ref() == b"3";
+                }
+                // HELLO may carry AUTH and SETNAME; replaying the frame restores all three.
+                self.hello = Some(frame);
+            }
+        }
+    }
+}

@@ -1,0 +1,936 @@
+//! A resumable RESP frame scanner.
+//!
+//! The scanner finds where each frame of a byte stream ends without building it. It keeps its
+//! position and the stack of pending element counts between calls, so a frame that arrives one
+//! byte at a time is scanned in O(total bytes), and a frame larger than the caller's buffer can
+//! stream through it: the caller forwards the prefix already scanned and says so with
+//! [`Scanner::consume`]. A bulk payload being skipped need not be in the buffer at all: only
+//! the count of payload bytes still expected is kept. Nothing is allocated in proportion to an
+//! announced length.
+//!
+//! # Request mode
+//! Follows Redis 7's `processInputBuffer` / `processMultibulkBuffer` / `processInlineBuffer`
+//! (`src/networking.c`), with the same error texts:
+//! - a frame starting with `*` is a multibulk: `*<count>\r\n` then `count` elements
+//!   `$<len>\r\n<payload>\r\n`. Counts and lengths are parsed like Redis' `string2ll` (no `+`,
+//!   no leading zeros, no `-0`, fits `i64`).
+//! - `*<count>` with count `<= 0` (`*0`, `*-1`, `*-5`, ...) is silently ignored by Redis:
+//!   [`FrameKind::Empty`]. A count that does not parse, or above `max_multibulk_len` (and
+//!   Redis' own `INT_MAX`), is "invalid multibulk length".
+//! - an element not starting with `$` is "expected '$', got 'X'"; a length that does not parse,
+//!   is negative or above `max_bulk_len` is "invalid bulk length".
+//! - a `*`/`$` header line longer than `max_inline_len` (Redis: `PROTO_INLINE_MAX_SIZE`, 64 KiB)
+//!   without `\r` is "too big mbulk count string" / "too big bulk count string".
+//! - anything else is an inline command: a line ending at `\n` (a `\r` before it is dropped),
+//!   split like `sdssplitargs`. A line with no arguments (`\r\n`, `\n`, blanks only) is ignored
+//!   by Redis: [`FrameKind::Empty`]. A line longer than `max_inline_len` is "too big inline
+//!   request"; unbalanced quotes are "unbalanced quotes in request" (reported when the line
+//!   ends, as Redis does).
+//!
+//! Deliberate differences with Redis (all stricter, none accepts what Redis rejects):
+//! - a bulk payload must be followed by exactly `\r\n` ("invalid bulk terminator"); Redis skips
+//!   two bytes whatever they are. Likewise a header's `\r` must be followed by `\n`.
+//! - a byte that cannot belong to a number in a `*`/`$` header fails at once (Redis waits for
+//!   the `\r`, so for 64 KiB of garbage without `\r` it would say "too big ... count string").
+//!   The element type byte (`$`) is checked as soon as it arrives.
+//! - an inline line longer than `max_inline_len` fails even when its `\n` arrived in the same
+//!   read (Redis only checks buffered bytes without a newline), so results never depend on how
+//!   the stream was cut into reads.
+//! - not enforced here: the limits Redis applies before AUTH ("unauthenticated multibulk
+//!   length" above 10 elements, "unauthenticated bulk length" above 16384 bytes).
+//!
+//! # Reply mode
+//! RESP2 and RESP3: `+ - : $ * _ , # ! = ( % ~ > |`. `$-1` and `*-1` are complete null values;
+//! a map `%n` / attribute `|n` holds `2n` elements; an attribute prefixes the next value and
+//! belongs to the same frame. Streamed types (`$?`, `*?`, ...) are rejected. Lengths and counts
+//! are only checked for syntax here (no `Limits`), since payloads are never buffered; nesting is
+//! bounded by [`MAX_REPLY_DEPTH`] (changeable with [`Scanner::with_max_depth`]).
+
+use memchr::memchr2;
+use thiserror::Error;
+
+use super::split::{Sink, Splitter};
+
+/// Default bound on nested aggregates (attributes count) in reply mode.
+pub const MAX_REPLY_DEPTH: usize = 128;
+
+/// Bytes kept by a [`Head`].
+pub const HEAD_CAPACITY: usize = 32;
+
+/// Which side of the conversation the scanner reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// Client requests: multibulk arrays of bulk strings, or inline lines.
+    Request,
+    /// Node replies: any RESP2/RESP3 value.
+    Reply,
+}
+
+/// Request-mode limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Limits {
+    /// Largest bulk argument (Redis `proto-max-bulk-len`, default 512 MiB).
+    pub max_bulk_len: u64,
+    /// Largest argument count of a multibulk (Redis 7 accepts up to `INT_MAX`, older versions
+    /// 1024*1024; we default to 1,048,576 and never exceed `INT_MAX`).
+    pub max_multibulk_len: u64,
+    /// Longest inline line, and longest `*`/`$` header line without `\r` (Redis
+    /// `PROTO_INLINE_MAX_SIZE`, 64 KiB).
+    pub max_inline_len: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_bulk_len: 512 * 1024 * 1024,
+            max_multibulk_len: 1024 * 1024,
+            max_inline_len: 64 * 1024,
+        }
+    }
+}
+
+/// Result of [`Scanner::scan`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scan {
+    /// The current frame needs more bytes.
+    Incomplete,
+    /// A frame ends at `buf[info.len]`.
+    Frame(FrameInfo),
+}
+
+/// A complete frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameInfo {
+    /// Bytes of this frame still in the buffer: its total length minus what was consumed.
+    pub len: usize,
+    pub kind: FrameKind,
+    pub head: Head,
+}
+
+/// What a frame is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FrameKind {
+    /// A request multibulk, or a reply `*` array (including the null array `*-1`).
+    Array,
+    /// A request inline command line.
+    Inline,
+    /// A request Redis silently ignores (`*0`, `*-1`, any `*<n<=0>`, an inline line without
+    /// arguments): drop it, no reply comes.
+    Empty,
+    /// A reply `>` (RESP3 push: not the reply to a command).
+    Push,
+    /// A reply `-` or `!` error.
+    Error,
+    /// Any other reply (`+ : $ _ , # = ( % ~`), attributes not counted.
+    Other,
+}
+
+/// Up to [`HEAD_CAPACITY`] bytes, ASCII-uppercased, that identify a frame:
+/// - requests: the command name (first element / first word of an inline line);
+/// - reply aggregates and pushes: their first element when it is a simple or bulk string
+///   (`MESSAGE`, `PMESSAGE`, `SUBSCRIBE`, ...);
+/// - reply errors: the first word (`ERR`, `READONLY`, `MOVED`, `LOADING`, ...).
+///
+/// Empty otherwise, and empty with [`Head::truncated`] set when the item is longer than
+/// [`HEAD_CAPACITY`] (its first bytes stay available through [`Head::prefix`]).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Head {
+    buf: [u8; HEAD_CAPACITY],
+    len: u8,
+    truncated: bool,
+}
+
+impl Head {
+    /// An empty head.
+    pub const EMPTY: Head = Head {
+        buf: [0; HEAD_CAPACITY],
+        len: 0,
+        truncated: false,
+    };
+
+    /// A head holding `bytes` uppercased (truncated when longer than [`HEAD_CAPACITY`]).
+    pub fn from_bytes(bytes: &[u8]) -> Head {
+        let mut h = Head::EMPTY;
+        for &b in bytes {
+            if !h.push(b) {
+                break;
+            }
+        }
+        h
+    }
+
+    /// The head, or nothing when it was truncated.
+    pub fn as_bytes(&self) -> &[u8] {
+        if self.truncated {
+            &[]
+        } else {
+            self.prefix()
+        }
+    }
+
+    /// The bytes kept, even when truncated.
+    pub fn prefix(&self) -> &[u8] {
+        &self.buf[..self.len as usize]
+    }
+
+    /// Whether the head equals `upper` (ASCII case-insensitively). Never true when truncated.
+    pub fn is(&self, upper: &[u8]) -> bool {
+        !self.truncated && self.prefix().eq_ignore_ascii_case(upper)
+    }
+
+    /// Whether the item was longer than [`HEAD_CAPACITY`].
+    pub fn truncated(&self) -> bool {
+        self.truncated
+    }
+
+    /// Whether there is no (untruncated) head.
+    pub fn is_empty(&self) -> bool {
+        self.as_bytes().is_empty()
+    }
+
+    /// Appends one byte; false once the head is truncated.
+    #[inline]
+    fn push(&mut self, b: u8) -> bool {
+        if self.truncated {
+            return false;
+        }
+        if self.len as usize == HEAD_CAPACITY {
+            self.truncated = true;
+            return false;
+        }
+        self.buf[self.len as usize] = b.to_ascii_uppercase();
+        self.len += 1;
+        true
+    }
+}
+
+impl std::fmt::Debug for Head {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Head({:?}", String::from_utf8_lossy(self.prefix()))?;
+        if self.truncated {
+            f.write_str(", truncated")?;
+        }
+        f.write_str(")")
+    }
+}
+
+/// A framing error. For requests, `Display` is the text Redis puts after
+/// `-ERR Protocol error: ` (reply with `-ERR Protocol error: {e}\r\n`, or use
+/// [`ProtocolError::redis_reply`] for the exact bytes), and the connection must be closed.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Error)]
+pub enum ProtocolError {
+    #[error("invalid multibulk length")]
+    InvalidMultibulkLength,
+    #[error("invalid bulk length")]
+    InvalidBulkLength,
+    /// A request element that is not a bulk string (Redis shows the byte raw; `Display`
+    /// escapes bytes >= 0x80 as `\xNN`, and `\r`/`\n` become a space as in Redis).
+    #[error("expected '$', got '{}'", ByteDisplay(*.0))]
+    ExpectedDollar(u8),
+    #[error("too big mbulk count string")]
+    TooBigMbulkCount,
+    #[error("too big bulk count string")]
+    TooBigBulkCount,
+    #[error("too big inline request")]
+    TooBigInline,
+    #[error("unbalanced quotes in request")]
+    UnbalancedQuotes,
+    /// Not in Redis: a bulk payload not followed by `\r\n`.
+    #[error("invalid bulk terminator")]
+    InvalidBulkTerminator,
+    /// Reply mode: a value starting with an unknown type byte.
+    #[error("invalid reply type byte '{}'", ByteDisplay(*.0))]
+    InvalidReplyType(u8),
+    /// Reply mode: a line with a bare `\r` or `\n`.
+    #[error("invalid line terminator")]
+    InvalidLineTerminator,
+    /// Reply mode: a `:`, `(`, `,`, `_` or `#` line with an invalid value.
+    #[error("invalid '{}' reply value", ByteDisplay(*.0))]
+    InvalidReplyValue(u8),
+    /// Reply mode: RESP3 streamed strings or aggregates (`$?`, `*?`, ...).
+    #[error("streamed RESP3 values are not supported")]
+    Streamed,
+    /// Reply mode: aggregates nested deeper than the scanner's bound.
+    #[error("reply nesting too deep")]
+    TooDeep,
+}
+
+impl ProtocolError {
+    /// The exact error reply Redis sends: `-ERR Protocol error: <text>\r\n` (the offending byte
+    /// of [`ProtocolError::ExpectedDollar`] raw, `\r`/`\n` replaced by a space).
+    pub fn redis_reply(&self) -> Vec<u8> {
+        let mut out = b"-ERR Protocol error: ".to_vec();
+        match self {
+            ProtocolError::ExpectedDollar(b) => {
+                out.extend_from_slice(b"expected '$', got '");
+                out.push(if matches!(b, b'\r' | b'\n') { b' ' } else { *b });
+                out.push(b'\'');
+            }
+            other => out.extend_from_slice(other.to_string().as_bytes()),
+        }
+        out.extend_from_slice(b"\r\n");
+        out
+    }
+}
+
+struct ByteDisplay(u8);
+
+impl std::fmt::Display for ByteDisplay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            b'\r' | b'\n' => f.write_str(" "),
+            b if b.is_ascii() => write!(f, "{}", b as char),
+            b => write!(f, "\\x{b:02x}"),
+        }
+    }
+}
+
+/// Head capture state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cap {
+    Off,
+    /// Waiting for the first element of the top-level aggregate.
+    First,
+    /// Capturing every byte of the current string.
+    All,
+    /// Capturing the current string up to its first space.
+    Word,
+}
+
+/// A number being parsed, like Redis' `string2ll`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Num {
+    val: u64,
+    /// Bytes after the type byte (sign included).
+    chars: u64,
+    digits: u32,
+    neg: bool,
+    /// First digit was `0`.
+    zero: bool,
+    /// Not a valid `i64` (decided at `\r`).
+    bad: bool,
+    /// `\r` seen, `\n` expected.
+    cr: bool,
+}
+
+impl Num {
+    const NEW: Num = Num {
+        val: 0,
+        chars: 0,
+        digits: 0,
+        neg: false,
+        zero: false,
+        bad: false,
+        cr: false,
+    };
+
+    #[inline]
+    fn digit(&mut self, c: u8) {
+        let d = u64::from(c - b'0');
+        if self.digits == 0 {
+            if d == 0 {
+                // "0" alone is fine; "-0" and leading zeros are not.
+                self.zero = true;
+                self.bad |= self.neg;
+            }
+        } else if self.zero {
+            self.bad = true;
+        }
+        match self.val.checked_mul(10).and_then(|v| v.checked_add(d)) {
+            Some(v) => self.val = v,
+            None => self.bad = true,
+        }
+        self.digits = self.digits.saturating_add(1);
+        self.chars += 1;
+    }
+
+    #[inline]
+    fn value(&self) -> Option<i64> {
+        if self.bad || self.digits == 0 {
+            return None;
+        }
+        if self.neg {
+            if self.val > 1u64 << 63 {
+                None
+            } else {
+                Some((self.val as i64).wrapping_neg())
+            }
+        } else {
+            i64::try_from(self.val).ok()
+        }
+    }
+}
+
+/// Validation of the short reply lines that carry a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+struct LineCheck {
+    n: u64,
+    digits: bool,
+}
+
+impl LineCheck {
+    #[inline]
+    fn needed(ty: u8) -> bool {
+        matches!(ty, b':' | b'(' | b',' | b'_' | b'#')
+    }
+
+    fn feed(&mut self, ty: u8, bytes: &[u8]) -> bool {
+        for &c in bytes {
+            let ok = match ty {
+                b':' | b'(' => {
+                    if c.is_ascii_digit() {
+                        self.digits = true;
+                        true
+                    } else {
+                        self.n == 0 && (c == b'-' || c == b'+')
+                    }
+                }
+                b',' => c.is_ascii_alphanumeric() || matches!(c, b'.' | b'+' | b'-'),
+                b'#' => self.n == 0 && (c == b't' || c == b'f'),
+                b'_' => false,
+                _ => true,
+            };
+            if !ok {
+                return false;
+            }
+            self.n += 1;
+        }
+        true
+    }
+
+    fn complete(&self, ty: u8) -> bool {
+        match ty {
+            b':' | b'(' => self.digits,
+            b',' => self.n > 0,
+            b'#' => self.n == 1,
+            _ => true,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Expecting the type byte of a value (or the first byte of a frame).
+    Value,
+    /// The number after a `*`/`$`-like type byte.
+    Number { ty: u8, num: Num },
+    /// The content of a reply line (`+ - : , ( _ #`).
+    Line { ty: u8, chk: LineCheck },
+    /// A reply line's `\r` seen, `\n` expected.
+    LineLf,
+    /// Payload bytes still to skip.
+    Payload { remaining: u64 },
+    /// `\r\n` after a payload; `cr` once the `\r` is seen.
+    Term { cr: bool },
+    /// An inline request line: `len` bytes so far, `cr` when the last one was a `\r` whose
+    /// fate (terminator or content) depends on the next byte.
+    Inline { sp: Splitter, len: u64, cr: bool },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Level {
+    remaining: u64,
+    attr: bool,
+}
+
+/// The resumable frame scanner. See the module documentation for the rules.
+#[derive(Clone, Debug)]
+pub struct Scanner {
+    mode: Mode,
+    limits: Limits,
+    max_depth: usize,
+    /// Examined bytes of the current frame still in the caller's buffer.
+    pos: usize,
+    state: State,
+    stack: Vec<Level>,
+    kind: FrameKind,
+    head: Head,
+    cap: Cap,
+    started: bool,
+    failed: Option<ProtocolError>,
+}
+
+struct HeadSink<'a>(&'a mut Head);
+
+impl Sink for HeadSink<'_> {
+    fn start(&mut self, _token: u32) {}
+    #[inline]
+    fn byte(&mut self, token: u32, b: u8) {
+        if token == 0 {
+            self.0.push(b);
+        }
+    }
+}
+
+#[inline]
+fn is_bulk_type(ty: u8) -> bool {
+    matches!(ty, b'$' | b'!' | b'=')
+}
+
+#[inline]
+fn length_error(ty: u8) -> ProtocolError {
+    if is_bulk_type(ty) {
+        ProtocolError::InvalidBulkLength
+    } else {
+        ProtocolError::InvalidMultibulkLength
+    }
+}
+
+#[inline]
+fn too_big_error(ty: u8) -> ProtocolError {
+    if is_bulk_type(ty) {
+        ProtocolError::TooBigBulkCount
+    } else {
+        ProtocolError::TooBigMbulkCount
+    }
+}
+
+impl Scanner {
+    pub fn new(mode: Mode, limits: Limits) -> Self {
+        Scanner {
+            mode,
+            limits,
+            max_depth: MAX_REPLY_DEPTH,
+            pos: 0,
+            state: State::Value,
+            stack: Vec::new(),
+            kind: FrameKind::Other,
+            head: Head::EMPTY,
+            cap: Cap::Off,
+            started: false,
+            failed: None,
+        }
+    }
+
+    /// Changes the bound on nested aggregates in reply mode (at least 1).
+    pub fn with_max_depth(mut self, depth: usize) -> Self {
+        self.max_depth = depth.max(1);
+        self
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Continue scanning. `buf` holds the not-yet-consumed bytes of the current frame followed
+    /// by anything after it. Bytes before `self.scanned()` were already examined and are not
+    /// looked at again.
+    ///
+    /// Returns `Scan::Frame(info)` when the frame starting at `buf[0]` ends at `buf[info.len]`;
+    /// the scanner then resets itself for the next frame and the caller must remove exactly
+    /// `info.len` bytes from the front before calling `scan` again.
+    ///
+    /// After an error the scanner keeps returning it until [`Scanner::reset`].
+    pub fn scan(&mut self, buf: &[u8]) -> Result<Scan, ProtocolError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        let r = self.run(buf);
+        if let Err(e) = &r {
+            self.failed = Some(e.clone());
+        }
+        r
+    }
+
+    /// How many leading bytes of the current (incomplete) frame have been examined and may be
+    /// forwarded now.
+    pub fn scanned(&self) -> usize {
+        self.pos
+    }
+
+    /// The caller removed `n <= scanned()` bytes from the front of its buffer mid-frame.
+    /// (A larger `n` is a caller bug; it is clamped.)
+    pub fn consume(&mut self, n: usize) {
+        self.pos -= n.min(self.pos);
+    }
+
+    /// True while a frame has started but not completed.
+    pub fn mid_frame(&self) -> bool {
+        self.started
+    }
+
+    /// Forgets the current frame and any error.
+    pub fn reset(&mut self) {
+        self.pos = 0;
+        self.state = State::Value;
+        self.stack.clear();
+        self.kind = FrameKind::Other;
+        self.head = Head::EMPTY;
+        self.cap = Cap::Off;
+        self.started = false;
+        self.failed = None;
+    }
+
+    fn finish(&mut self) -> Scan {
+        let info = FrameInfo {
+            len: self.pos,
+            kind: self.kind,
+            head: self.head,
+        };
+        self.reset();
+        Scan::Frame(info)
+    }
+
+    /// A value ended; returns true when it completes the frame.
+    #[inline]
+    fn value_complete(&mut self) -> bool {
+        if matches!(self.cap, Cap::All | Cap::Word) {
+            self.cap = Cap::Off;
+        }
+        while let Some(top) = self.stack.last_mut() {
+            top.remaining -= 1;
+            if top.remaining > 0 {
+                return false;
+            }
+            let attr = top.attr;
+            self.stack.pop();
+            if attr {
+                // The attribute is complete; the value it decorates is still to come.
+                return false;
+            }
+        }
+        true
+    }
+
+    #[inline]
+    fn capture(&mut self, bytes: &[u8]) {
+        let bytes = &bytes[..bytes.len().min(HEAD_CAPACITY + 1)];
+        match self.cap {
+            Cap::All => {
+                for &c in bytes {
+                    if !self.head.push(c) {
+                        self.cap = Cap::Off;
+                        break;
+                    }
+                }
+            }
+            Cap::Word => {
+                for &c in bytes {
+                    if c == b' ' || !self.head.push(c) {
+                        self.cap = Cap::Off;
+                        break;
+                    }
+                }
+            }
+            Cap::Off | Cap::First => {}
+        }
+    }
+
+    fn begin_reply_value(&mut self, b: u8) -> Result<(), ProtocolError> {
+        self.state = match b {
+            b'+' | b'-' | b':' | b',' | b'(' | b'_' | b'#' => State::Line {
+                ty: b,
+                chk: LineCheck::default(),
+            },
+            b'$' | b'!' | b'=' | b'*' | b'%' | b'~' | b'>' | b'|' => State::Number {
+                ty: b,
+                num: Num::NEW,
+            },
+            _ => return Err(ProtocolError::InvalidReplyType(b)),
+        };
+        if self.stack.is_empty() {
+            if b != b'|' {
+                self.kind = match b {
+                    b'*' => FrameKind::Array,
+                    b'>' => FrameKind::Push,
+                    b'-' | b'!' => FrameKind::Error,
+                    _ => FrameKind::Other,
+                };
+                if b == b'-' || b == b'!' {
+                    self.cap = Cap::Word;
+                }
+            }
+        } else if self.cap == Cap::First && self.stack.len() == 1 && !self.stack[0].attr {
+            match b {
+                b'+' | b'$' => self.cap = Cap::All,
+                b'|' => {}
+                _ => self.cap = Cap::Off,
+            }
+        }
+        Ok(())
+    }
+
+    /// A header number is complete. Returns true when this completes the frame.
+    fn header(&mut self, ty: u8, v: i64) -> Result<bool, ProtocolError> {
+        match self.mode {
+            Mode::Request => {
+                if ty == b'*' {
+                    if v > i64::from(i32::MAX)
+                        || (v > 0 && v as u64 > self.limits.max_multibulk_len)
+                    {
+                        return Err(ProtocolError::InvalidMultibulkLength);
+                    }
+                    if v <= 0 {
+                        self.kind = FrameKind::Empty;
+                        return Ok(true);
+                    }
+                    self.kind = FrameKind::Array;
+                    self.cap = Cap::First;
+                    self.stack.push(Level {
+                        remaining: v as u64,
+                        attr: false,
+                    });
+                } else {
+                    if v < 0 || v as u64 > self.limits.max_bulk_len {
+                        return Err(ProtocolError::InvalidBulkLength);
+                    }
+                    self.state = State::Payload {
+                        remaining: v as u64,
+                    };
+                }
+                Ok(false)
+            }
+            Mode::Reply => {
+                if is_bulk_type(ty) {
+                    if v == -1 && ty == b'$' {
+                        return Ok(self.value_complete());
+                    }
+                    if v < 0 {
+                        return Err(ProtocolError::InvalidBulkLength);
+                    }
+                    self.state = State::Payload {
+                        remaining: v as u64,
+                    };
+                    return Ok(false);
+                }
+                if v == -1 && ty == b'*' {
+                    return Ok(self.value_complete());
+                }
+                if v < 0 {
+                    return Err(ProtocolError::InvalidMultibulkLength);
+                }
+                if v == 0 {
+                    // An empty attribute decorates the next value; other empty aggregates are
+                    // complete values.
+                    return Ok(ty != b'|' && self.value_complete());
+                }
+                if self.stack.len() >= self.max_depth {
+                    return Err(ProtocolError::TooDeep);
+                }
+                let per = if matches!(ty, b'%' | b'|') { 2 } else { 1 };
+                if self.stack.is_empty() && ty != b'|' {
+                    self.cap = Cap::First;
+                }
+                self.stack.push(Level {
+                    remaining: v as u64 * per,
+                    attr: ty == b'|',
+                });
+                Ok(false)
+            }
+        }
+    }
+
+    fn run(&mut self, buf: &[u8]) -> Result<Scan, ProtocolError> {
+        loop {
+            let Some(&b) = buf.get(self.pos) else {
+                return Ok(Scan::Incomplete);
+            };
+            match self.state {
+                State::Value => {
+                    self.started = true;
+                    match self.mode {
+                        Mode::Request => {
+                            if !self.stack.is_empty() {
+                                if b != b'$' {
+                                    return Err(ProtocolError::ExpectedDollar(b));
+                                }
+                                self.pos += 1;
+                                if self.cap == Cap::First {
+                                    self.cap = Cap::All;
+                                }
+                                self.state = State::Number {
+                                    ty: b'$',
+                                    num: Num::NEW,
+                                };
+                            } else if b == b'*' {
+                                self.pos += 1;
+                                self.state = State::Number {
+                                    ty: b'*',
+                                    num: Num::NEW,
+                                };
+                            } else {
+                                // Inline: this byte is part of the line; do not advance.
+                                self.kind = FrameKind::Inline;
+                                self.state = State::Inline {
+                                    sp: Splitter::new(),
+                                    len: 0,
+                                    cr: false,
+                                };
+                            }
+                        }
+                        Mode::Reply => {
+                            self.pos += 1;
+                            self.begin_reply_value(b)?;
+                        }
+                    }
+                }
+                State::Number { ty, mut num } => {
+                    let limit = self.limits.max_inline_len as u64;
+                    let mut i = self.pos;
+                    loop {
+                        let Some(&c) = buf.get(i) else {
+                            self.pos = i;
+                            self.state = State::Number { ty, num };
+                            return Ok(Scan::Incomplete);
+                        };
+                        i += 1;
+                        if num.cr {
+                            if c != b'\n' {
+                                return Err(length_error(ty));
+                            }
+                            break;
+                        }
+                        match c {
+                            b'0'..=b'9' => num.digit(c),
+                            b'\r' => {
+                                if num.value().is_none() {
+                                    return Err(length_error(ty));
+                                }
+                                num.cr = true;
+                                continue;
+                            }
+                            b'-' if num.chars == 0 => {
+                                num.neg = true;
+                                num.chars = 1;
+                            }
+                            b'?' if num.chars == 0 && self.mode == Mode::Reply => {
+                                return Err(ProtocolError::Streamed);
+                            }
+                            _ => return Err(length_error(ty)),
+                        }
+                        // Redis: more than PROTO_INLINE_MAX_SIZE bytes (type byte included)
+                        // buffered without a '\r'.
+                        if num.chars + 1 > limit {
+                            return Err(too_big_error(ty));
+                        }
+                    }
+                    self.pos = i;
+                    self.state = State::Value;
+                    let v = num.value().unwrap_or_default();
+                    if self.header(ty, v)? {
+                        return Ok(self.finish());
+                    }
+                }
+                State::Payload { remaining } => {
+                    let avail = buf.len() - self.pos;
+                    let take = remaining.min(avail as u64) as usize;
+                    if self.cap != Cap::Off {
+                        self.capture(&buf[self.pos..self.pos + take]);
+                    }
+                    self.pos += take;
+                    let remaining = remaining - take as u64;
+                    if remaining > 0 {
+                        self.state = State::Payload { remaining };
+                        return Ok(Scan::Incomplete);
+                    }
+                    self.state = State::Term { cr: false };
+                }
+                State::Term { cr } => {
+                    if cr {
+                        if b != b'\n' {
+                            return Err(ProtocolError::InvalidBulkTerminator);
+                        }
+                        self.pos += 1;
+                    } else {
+                        if b != b'\r' {
+                            return Err(ProtocolError::InvalidBulkTerminator);
+                        }
+                        match buf.get(self.pos + 1) {
+                            Some(b'\n') => self.pos += 2,
+                            Some(_) => return Err(ProtocolError::InvalidBulkTerminator),
+                            None => {
+                                self.pos += 1;
+                                self.state = State::Term { cr: true };
+                                return Ok(Scan::Incomplete);
+                            }
+                        }
+                    }
+                    self.state = State::Value;
+                    if self.value_complete() {
+                        return Ok(self.finish());
+                    }
+                }
+                State::Line { ty, mut chk } => {
+                    let rest = &buf[self.pos..];
+                    let found = memchr2(b'\r', b'\n', rest);
+                    let seg = match found {
+                        Some(i) => &rest[..i],
+                        None => rest,
+                    };
+                    if self.cap != Cap::Off {
+                        self.capture(seg);
+                    }
+                    if LineCheck::needed(ty) && !chk.feed(ty, seg) {
+                        return Err(ProtocolError::InvalidReplyValue(ty));
+                    }
+                    let Some(i) = found else {
+                        self.pos = buf.len();
+                        self.state = State::Line { ty, chk };
+                        return Ok(Scan::Incomplete);
+                    };
+                    if rest[i] == b'\n' {
+                        return Err(ProtocolError::InvalidLineTerminator);
+                    }
+                    if !chk.complete(ty) {
+                        return Err(ProtocolError::InvalidReplyValue(ty));
+                    }
+                    self.pos += i + 1;
+                    self.state = State::LineLf;
+                }
+                State::LineLf => {
+                    if b != b'\n' {
+                        return Err(ProtocolError::InvalidLineTerminator);
+                    }
+                    self.pos += 1;
+                    self.state = State::Value;
+                    if self.value_complete() {
+                        return Ok(self.finish());
+                    }
+                }
+                State::Inline {
+                    mut sp,
+                    mut len,
+                    mut cr,
+                } => {
+                    let limit = self.limits.max_inline_len as u64;
+                    let mut sink = HeadSink(&mut self.head);
+                    let mut i = self.pos;
+                    while let Some(&c) = buf.get(i) {
+                        i += 1;
+                        if c == b'\n' {
+                            // A pending '\r' was the line terminator: it is dropped.
+                            if !sp.finish() {
+                                return Err(ProtocolError::UnbalancedQuotes);
+                            }
+                            self.pos = i;
+                            if sp.tokens() == 0 {
+                                self.kind = FrameKind::Empty;
+                            }
+                            return Ok(self.finish());
+                        }
+                        len += 1;
+                        if len > limit {
+                            return Err(ProtocolError::TooBigInline);
+                        }
+                        if cr {
+                            cr = false;
+                            sp.feed(b'\r', &mut sink);
+                        }
+                        if c == b'\r' {
+                            cr = true;
+                        } else {
+                            sp.feed(c, &mut sink);
+                        }
+                    }
+                    self.pos = i;
+                    self.state = State::Inline { sp, len, cr };
+                    return Ok(Scan::Incomplete);
+                }
+            }
+        }
+    }
+}
