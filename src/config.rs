@@ -424,11 +424,18 @@ impl FileConfig {
             )?,
             client_idle: Some(dur("client_idle_timeout", &self.client_idle_timeout, "0s")?)
                 .filter(|d| !d.is_zero()),
-            hold: non_zero("hold_timeout", dur("hold_timeout", &self.hold_timeout, "15s")?)?,
+            hold: non_zero(
+                "hold_timeout",
+                dur("hold_timeout", &self.hold_timeout, "15s")?,
+            )?,
         };
         let limits = Limits {
-            max_clients: in_range("max_clients", self.max_clients.unwrap_or(10_000), 1, 1 << 24)?
-                as usize,
+            max_clients: in_range(
+                "max_clients",
+                self.max_clients.unwrap_or(10_000),
+                1,
+                1 << 24,
+            )? as usize,
             max_bulk_len: in_range(
                 "max_bulk_len",
                 self.max_bulk_len.unwrap_or(512 << 20),
@@ -563,18 +570,17 @@ mod tests {
         assert_eq!(c.master_name, "envmaster");
         assert_eq!(c.limits.max_clients, 7);
         assert_eq!(c.sentinels[0].to_string(), "s1:26379");
-        let via_env = Config::load(
-            None,
-            &env(&[(CONFIG_FILE_ENV, f.path().to_str().unwrap())]),
-        )
-        .unwrap();
+        let via_env =
+            Config::load(None, &env(&[(CONFIG_FILE_ENV, f.path().to_str().unwrap())])).unwrap();
         assert_eq!(via_env.master_name, "filemaster");
     }
 
     #[test]
     fn unknown_file_key_names_the_key_and_the_valid_ones() {
         let f = write_file("sentinel = [\"s1:26379\"]\n");
-        let err = Config::load(Some(f.path()), &env(&[])).unwrap_err().to_string();
+        let err = Config::load(Some(f.path()), &env(&[]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("sentinel"), "{err}");
         assert!(err.contains("valid keys: sentinels"), "{err}");
     }
@@ -582,21 +588,64 @@ mod tests {
     #[test]
     fn bad_values_name_key_and_fix() {
         let cases = [
-            ("SENTINEL_PROXY_SENTINELS", "nohost", "sentinels", "host:port"),
-            ("SENTINEL_PROXY_SENTINELS", "h:99999", "sentinels", "1 to 65535"),
-            ("SENTINEL_PROXY_LISTEN", "localhost", "listen", "0.0.0.0:6379"),
-            ("SENTINEL_PROXY_ROLE_INTERVAL", "100", "role_interval", "100ms"),
-            ("SENTINEL_PROXY_ROLE_TIMEOUT", "5x", "role_timeout", "use ms, s"),
-            ("SENTINEL_PROXY_CONNECT_TIMEOUT", "0s", "connect_timeout", "greater than zero"),
+            (
+                "SENTINEL_PROXY_SENTINELS",
+                "nohost",
+                "sentinels",
+                "host:port",
+            ),
+            (
+                "SENTINEL_PROXY_SENTINELS",
+                "h:99999",
+                "sentinels",
+                "1 to 65535",
+            ),
+            (
+                "SENTINEL_PROXY_LISTEN",
+                "localhost",
+                "listen",
+                "0.0.0.0:6379",
+            ),
+            (
+                "SENTINEL_PROXY_ROLE_INTERVAL",
+                "100",
+                "role_interval",
+                "100ms",
+            ),
+            (
+                "SENTINEL_PROXY_ROLE_TIMEOUT",
+                "5x",
+                "role_timeout",
+                "use ms, s",
+            ),
+            (
+                "SENTINEL_PROXY_CONNECT_TIMEOUT",
+                "0s",
+                "connect_timeout",
+                "greater than zero",
+            ),
             ("SENTINEL_PROXY_MAX_CLIENTS", "0", "max_clients", "from 1"),
-            ("SENTINEL_PROXY_LOG_FORMAT", "xml", "log_format", "text or json"),
-            ("SENTINEL_PROXY_MASTER_NAME", "my master", "master_name", "sentinel monitor"),
+            (
+                "SENTINEL_PROXY_LOG_FORMAT",
+                "xml",
+                "log_format",
+                "text or json",
+            ),
+            (
+                "SENTINEL_PROXY_MASTER_NAME",
+                "my master",
+                "master_name",
+                "sentinel monitor",
+            ),
         ];
         for (name, value, key, hint) in cases {
             let err = Config::load(None, &env(&[(name, value)]))
                 .unwrap_err()
                 .to_string();
-            assert!(err.contains(key) && err.contains(hint), "{name}={value}: {err}");
+            assert!(
+                err.contains(key) && err.contains(hint),
+                "{name}={value}: {err}"
+            );
         }
         let err = Config::load(None, &env(&[("SENTINEL_PROXY_MAX_CLIENTS", "many")]))
             .unwrap_err()

@@ -49,7 +49,9 @@ pub async fn run(args: DemoArgs, interrupt: impl Future<Output = ()>) -> Result<
     for (i, p) in lab.sentinels.iter().enumerate() {
         println!("   sentinel {i} {}", p.addr);
     }
-    let old = lab.master().ok_or_else(|| DemoError::Other("no master".into()))?;
+    let old = lab
+        .master()
+        .ok_or_else(|| DemoError::Other("no master".into()))?;
     println!("   master now {old}");
 
     let sentinels = lab
@@ -70,16 +72,34 @@ pub async fn run(args: DemoArgs, interrupt: impl Future<Output = ()>) -> Result<
     .await
     .map_err(|_| DemoError::Other("the proxy found no master within 10 s".into()))?;
     let b = &proxy.bound;
-    println!("== sentinel-proxy is up, routing to {}", ready.master.as_ref().map(|m| m.name.to_string()).unwrap_or_default());
-    println!("   redis-cli -h {} -p {}            # the master, through the proxy", b.listen.ip(), b.listen.port());
+    println!(
+        "== sentinel-proxy is up, routing to {}",
+        ready
+            .master
+            .as_ref()
+            .map(|m| m.name.to_string())
+            .unwrap_or_default()
+    );
+    println!(
+        "   redis-cli -h {} -p {}            # the master, through the proxy",
+        b.listen.ip(),
+        b.listen.port()
+    );
     if let Some(r) = b.replica {
-        println!("   redis-cli -h {} -p {} role       # a replica", r.ip(), r.port());
+        println!(
+            "   redis-cli -h {} -p {} role       # a replica",
+            r.ip(),
+            r.port()
+        );
     }
     if let Some(a) = b.admin {
         println!("   curl http://{a}/metrics   (also /readyz, /healthz)");
     }
 
-    println!("== {} writers INCR their own keys through the proxy; SENTINEL FAILOVER in 2 s …", args.writers);
+    println!(
+        "== {} writers INCR their own keys through the proxy; SENTINEL FAILOVER in 2 s …",
+        args.writers
+    );
     let writers = load::start(LoadOptions {
         target: b.listen,
         writers: args.writers,
@@ -117,7 +137,10 @@ pub async fn run(args: DemoArgs, interrupt: impl Future<Output = ()>) -> Result<
         })
         .collect();
     let s = load::summarise(&reports, &finals);
-    println!("== failover {old} -> {master}: routed {} ms after SENTINEL FAILOVER", switched_after.as_millis());
+    println!(
+        "== failover {old} -> {master}: routed {} ms after SENTINEL FAILOVER",
+        switched_after.as_millis()
+    );
     println!("   acknowledged writes   {}", s.acked);
     println!(
         "   errors                {}{}",
@@ -131,7 +154,10 @@ pub async fn run(args: DemoArgs, interrupt: impl Future<Output = ()>) -> Result<
     println!("   reconnects            {}", s.reconnects);
     println!("   acknowledged but lost {}", s.lost);
     println!("   longest write gap     {} ms", s.longest_gap.as_millis());
-    println!("   latency p50/p99/max   {}/{}/{} µs", s.p50_us, s.p99_us, s.max_us);
+    println!(
+        "   latency p50/p99/max   {}/{}/{} µs",
+        s.p50_us, s.p99_us, s.max_us
+    );
     if args.once {
         proxy.stop().await;
         return Ok(());

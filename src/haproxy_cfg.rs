@@ -1032,23 +1032,28 @@ impl<'a> Parser<'a> {
         let roles: Vec<Roles> = sections.iter().map(classify).collect();
 
         // Duplicate names among used proxies (HAProxy rejects them).
+        let mut fronts: HashMap<&str, usize> = HashMap::new();
+        let mut backs: HashMap<&str, usize> = HashMap::new();
         for (i, s) in sections.iter().enumerate() {
-            if !roles[i].any() || !(s.is_front() || s.is_back()) {
-                continue;
+            let mut earlier = None;
+            if s.is_front() {
+                earlier = earlier.or(fronts.get(s.name.as_str()).copied());
+                fronts.entry(&s.name).or_insert(i);
             }
-            for (j, t) in sections.iter().enumerate().take(i) {
-                let overlap = (s.is_front() && t.is_front()) || (s.is_back() && t.is_back());
-                if overlap && t.name == s.name {
-                    return Err(self.err(
-                        s.header.loc,
-                        ErrorKind::Inconsistent,
-                        format!(
-                            "'{}' is declared twice (first at {}); HAProxy rejects duplicate proxy names",
-                            s.label(),
-                            self.where_(sections[j].header.loc)
-                        ),
-                    ));
-                }
+            if s.is_back() {
+                earlier = earlier.or(backs.get(s.name.as_str()).copied());
+                backs.entry(&s.name).or_insert(i);
+            }
+            if let Some(j) = earlier.filter(|_| roles[i].any()) {
+                return Err(self.err(
+                    s.header.loc,
+                    ErrorKind::Inconsistent,
+                    format!(
+                        "'{}' is declared twice (first at {}); HAProxy rejects duplicate proxy names",
+                        s.label(),
+                        self.where_(sections[j].header.loc)
+                    ),
+                ));
             }
         }
 
@@ -2014,27 +2019,36 @@ impl<'a> Parser<'a> {
         }
 
         // The same address bound twice cannot work.
-        let mut all: Vec<(Bind, Loc)> = Vec::new();
+        // A dual-stack [::]:P also takes every IPv4 address on port P.
+        let mut seen: HashMap<SocketAddr, Loc> = HashMap::new();
+        let mut v4_ports: HashMap<u16, Loc> = HashMap::new();
+        let mut dual_ports: HashMap<u16, Loc> = HashMap::new();
         for list in [&master_bind, &replica_bind, &health_bind, &metrics_bind] {
             for (b, loc) in list.iter() {
-                for (o, oloc) in &all {
-                    let same = o.addr == b.addr;
-                    let dual_clash = o.addr.port() == b.addr.port()
-                        && ((o.dual_stack && o.addr.ip().is_unspecified() && b.addr.is_ipv4())
-                            || (b.dual_stack && b.addr.ip().is_unspecified() && o.addr.is_ipv4()));
-                    if same || dual_clash {
-                        return Err(self.err(
-                            *loc,
-                            ErrorKind::Inconsistent,
-                            format!(
-                                "address {} is already bound at {}; each listener needs its own port",
-                                b.addr,
-                                self.where_(*oloc)
-                            ),
-                        ));
-                    }
+                let port = b.addr.port();
+                let dual = b.dual_stack && b.addr.ip().is_unspecified();
+                let clash = seen
+                    .get(&b.addr)
+                    .or_else(|| b.addr.is_ipv4().then(|| dual_ports.get(&port)).flatten())
+                    .or_else(|| dual.then(|| v4_ports.get(&port)).flatten());
+                if let Some(other) = clash {
+                    return Err(self.err(
+                        *loc,
+                        ErrorKind::Inconsistent,
+                        format!(
+                            "address {} is already bound at {}; each listener needs its own port",
+                            b.addr,
+                            self.where_(*other)
+                        ),
+                    ));
                 }
-                all.push((*b, *loc));
+                seen.insert(b.addr, *loc);
+                if b.addr.is_ipv4() {
+                    v4_ports.entry(port).or_insert(*loc);
+                }
+                if dual {
+                    dual_ports.entry(port).or_insert(*loc);
+                }
             }
         }
 
@@ -3445,6 +3459,8 @@ frontend metrics
             (e.kind, e.line),
             (ErrorKind::Inconsistent, line_of(&text, "bind :6379", 1))
         );
+        let text = minimal("listen h\n  bind [::]:6379 v6only\n  monitor-uri /healthz\n");
+        assert_eq!(parse(&text, &no_env).unwrap().health_bind.len(), 1);
         let text = minimal("listen h\n  bind [::]:6379 v4v6\n  monitor-uri /healthz\n");
         assert_eq!(
             parse(&text, &no_env).unwrap_err().kind,

@@ -149,13 +149,18 @@ pub fn have(binary: &str) -> bool {
 }
 
 /// Send one command on a fresh connection and return the reply (errors as `Err`).
-pub fn call(addr: SocketAddr, password: Option<&str>, args: &[&str]) -> Result<BytesFrame, LabError> {
+pub fn call(
+    addr: SocketAddr,
+    password: Option<&str>,
+    args: &[&str],
+) -> Result<BytesFrame, LabError> {
     let fail = |m: String| LabError::Call {
         what: args.first().copied().unwrap_or("").to_string(),
         addr,
         message: m,
     };
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| fail(e.to_string()))?;
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+        .map_err(|e| fail(e.to_string()))?;
     s.set_read_timeout(Some(Duration::from_secs(5)))
         .map_err(|e| fail(e.to_string()))?;
     let mut out = Vec::new();
@@ -286,7 +291,12 @@ impl Lab {
                 "10".into(),
             ];
             if let Some(p) = &opts.redis_password {
-                args.extend(["--requirepass".into(), p.clone(), "--masterauth".into(), p.clone()]);
+                args.extend([
+                    "--requirepass".into(),
+                    p.clone(),
+                    "--masterauth".into(),
+                    p.clone(),
+                ]);
             }
             if i > 0 {
                 let m: &Proc = &redis[0];
@@ -396,7 +406,14 @@ impl Lab {
     /// The master as Sentinel `i` reports it.
     pub fn master_by(&self, i: usize) -> Option<SocketAddr> {
         let f = self
-            .sentinel_call(i, &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", &self.opts.master_name])
+            .sentinel_call(
+                i,
+                &[
+                    "SENTINEL",
+                    "GET-MASTER-ADDR-BY-NAME",
+                    &self.opts.master_name,
+                ],
+            )
             .ok()?;
         let BytesFrame::Array(items) = f else {
             return None;
@@ -472,7 +489,11 @@ impl Lab {
     }
 
     /// Wait until a Sentinel reports a master other than `old`; returns it.
-    pub fn wait_new_master(&self, old: SocketAddr, patience: Duration) -> Result<SocketAddr, LabError> {
+    pub fn wait_new_master(
+        &self,
+        old: SocketAddr,
+        patience: Duration,
+    ) -> Result<SocketAddr, LabError> {
         eventually("a new master", patience, || {
             self.master().filter(|m| *m != old)
         })

@@ -140,8 +140,12 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         interval: config.timeouts.role_interval,
         timeout: config.timeouts.role_timeout,
     };
-    let controller =
-        control::controller::Controller::new(writer, check_settings, health_tx, shutdown_rx.clone());
+    let controller = control::controller::Controller::new(
+        writer,
+        check_settings,
+        health_tx,
+        shutdown_rx.clone(),
+    );
     tasks.spawn(controller.run(sentinel_rx, health_rx));
 
     // Data path.

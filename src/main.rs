@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 use sentinel_proxy::config::{Config, LogFormat};
 
 #[derive(Parser)]
-#[command(name = "sentinel-proxy", version, about = "Redis proxy that follows Sentinel")]
+#[command(
+    name = "sentinel-proxy",
+    version,
+    about = "Redis proxy that follows Sentinel"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Cmd>,
@@ -31,7 +35,9 @@ fn init_logging(format: LogFormat, filter: &str) {
     let filter = std::env::var("SENTINEL_PROXY_LOG").unwrap_or_else(|_| filter.to_string());
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),

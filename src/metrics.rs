@@ -131,24 +131,60 @@ pub fn session_closed(reason: &'static str) {
 
 fn describe() {
     use metrics::{describe_counter, describe_gauge};
-    describe_gauge!(CLIENT_CONNECTIONS, "Client connections open now, by listener.");
-    describe_counter!(CONNECTIONS_ACCEPTED, "Client connections accepted, by listener.");
-    describe_counter!(CONNECTIONS_REJECTED, "Client connections refused, by reason.");
+    describe_gauge!(
+        CLIENT_CONNECTIONS,
+        "Client connections open now, by listener."
+    );
+    describe_counter!(
+        CONNECTIONS_ACCEPTED,
+        "Client connections accepted, by listener."
+    );
+    describe_counter!(
+        CONNECTIONS_REJECTED,
+        "Client connections refused, by reason."
+    );
     describe_counter!(COMMANDS, "Client commands relayed upstream, by listener.");
-    describe_counter!(BYTES, "Bytes relayed, by direction (from_clients, to_clients).");
-    describe_counter!(PROTOCOL_ERRORS, "Malformed RESP seen, by side (client, upstream).");
+    describe_counter!(
+        BYTES,
+        "Bytes relayed, by direction (from_clients, to_clients)."
+    );
+    describe_counter!(
+        PROTOCOL_ERRORS,
+        "Malformed RESP seen, by side (client, upstream)."
+    );
     describe_counter!(SESSIONS_CLOSED, "Client sessions ended, by reason.");
-    describe_counter!(UPSTREAM_CONNECT_ERRORS, "Failed connections to a Redis node.");
+    describe_counter!(
+        UPSTREAM_CONNECT_ERRORS,
+        "Failed connections to a Redis node."
+    );
     describe_counter!(MASTER_CHANGES, "Times the routed master changed.");
-    describe_gauge!(MASTER_INFO, "1 for the master routed now (label address), 0 for earlier ones.");
-    describe_gauge!(ROUTE_GENERATION, "Route generation; increases with every master change.");
-    describe_gauge!(ROUTE_STATE, "1 for the current route state (no_master, serving, holding).");
-    describe_gauge!(SENTINEL_LINK_UP, "1 while the link to a Sentinel is up, by sentinel.");
-    describe_counter!(SENTINEL_EVENTS, "Sentinel events received for our master, by event.");
+    describe_gauge!(
+        MASTER_INFO,
+        "1 for the master routed now (label address), 0 for earlier ones."
+    );
+    describe_gauge!(
+        ROUTE_GENERATION,
+        "Route generation; increases with every master change."
+    );
+    describe_gauge!(
+        ROUTE_STATE,
+        "1 for the current route state (no_master, serving, holding)."
+    );
+    describe_gauge!(
+        SENTINEL_LINK_UP,
+        "1 while the link to a Sentinel is up, by sentinel."
+    );
+    describe_counter!(
+        SENTINEL_EVENTS,
+        "Sentinel events received for our master, by event."
+    );
     describe_counter!(
         SENTINEL_DISAGREEMENTS,
         "Times a Sentinel reported a master other than the one routed."
     );
-    describe_gauge!(NODE_HEALTHY, "1 while a node answers ROLE as expected, by node and role.");
+    describe_gauge!(
+        NODE_HEALTHY,
+        "1 while a node answers ROLE as expected, by node and role."
+    );
     describe_gauge!(BUILD_INFO, "Always 1; the label version carries the build.");
 }

@@ -100,7 +100,12 @@ impl RouteWriter {
 
     /// Publish a new route. When the master changes the generation is bumped here, under the
     /// write side of the gate, so the caller cannot forget it.
-    pub fn publish(&self, state: RouteState, master: Option<Node>, replicas: Vec<Node>) -> Arc<Route> {
+    pub fn publish(
+        &self,
+        state: RouteState,
+        master: Option<Node>,
+        replicas: Vec<Node>,
+    ) -> Arc<Route> {
         let old = self.shared.current.load_full();
         let master_changed = old.master.as_ref().map(|n| n.addr) != master.as_ref().map(|n| n.addr);
         let generation = old.generation + u64::from(master_changed);

@@ -16,7 +16,11 @@ async fn commands_reach_the_master_intact() {
     let mut c = client(p.bound.listen).await;
 
     // Routing: INFO through the proxy comes from the master Sentinel names.
-    let info: String = redis::cmd("INFO").arg("server").query_async(&mut c).await.unwrap();
+    let info: String = redis::cmd("INFO")
+        .arg("server")
+        .query_async(&mut c)
+        .await
+        .unwrap();
     assert_eq!(info_port(&info), master.port());
 
     // SET/GET.
@@ -39,31 +43,55 @@ async fn commands_reach_the_master_intact() {
     let back: Vec<u8> = c.get("big").await.unwrap();
     assert!(back == big, "32 MiB value came back different");
     let on_master = lab.redis_call(master, &["STRLEN", "big"]).unwrap();
-    assert_eq!(sentinel_proxy::lab::text(&on_master).unwrap(), (32 * 1024 * 1024).to_string());
+    assert_eq!(
+        sentinel_proxy::lab::text(&on_master).unwrap(),
+        (32 * 1024 * 1024).to_string()
+    );
 
     // MULTI/EXEC.
     let (a, b): (i64, i64) = redis::pipe()
         .atomic()
-        .cmd("INCR").arg("tx")
-        .cmd("INCR").arg("tx")
+        .cmd("INCR")
+        .arg("tx")
+        .cmd("INCR")
+        .arg("tx")
         .query_async(&mut c)
         .await
         .unwrap();
     assert_eq!((a, b), (1, 2));
 
     // SELECT on a connection of its own, seen on the master in db 3.
-    let mut raw = tokio::net::TcpStream::connect(p.bound.listen).await.unwrap();
+    let mut raw = tokio::net::TcpStream::connect(p.bound.listen)
+        .await
+        .unwrap();
     use tokio::io::AsyncWriteExt;
-    raw.write_all(b"SELECT 3\r\n*3\r\n$3\r\nSET\r\n$2\r\ndb\r\n$5\r\nthree\r\n").await.unwrap();
+    raw.write_all(b"SELECT 3\r\n*3\r\n$3\r\nSET\r\n$2\r\ndb\r\n$5\r\nthree\r\n")
+        .await
+        .unwrap();
     let (got, _) = read_some(&mut raw, 10).await;
     assert_eq!(got, b"+OK\r\n+OK\r\n");
-    let in_db3 = lab.redis_call(master, &["EVAL", "redis.call('SELECT', 3) return redis.call('GET', 'db')", "0"]).unwrap();
+    let in_db3 = lab
+        .redis_call(
+            master,
+            &[
+                "EVAL",
+                "redis.call('SELECT', 3) return redis.call('GET', 'db')",
+                "0",
+            ],
+        )
+        .unwrap();
     assert_eq!(sentinel_proxy::lab::text(&in_db3).as_deref(), Some("three"));
 
     // RESP3 after HELLO 3: a map reply and a null pass through untouched.
     let (hello, _) = raw_exchange(p.bound.listen, b"HELLO 3\r\nGET missing-key\r\n", 1).await;
-    assert!(hello.starts_with(b"%"), "HELLO 3 answers a map: {:?}", String::from_utf8_lossy(&hello));
-    let mut s = tokio::net::TcpStream::connect(p.bound.listen).await.unwrap();
+    assert!(
+        hello.starts_with(b"%"),
+        "HELLO 3 answers a map: {:?}",
+        String::from_utf8_lossy(&hello)
+    );
+    let mut s = tokio::net::TcpStream::connect(p.bound.listen)
+        .await
+        .unwrap();
     s.write_all(b"HELLO 3\r\n").await.unwrap();
     let _ = read_some(&mut s, 100).await;
     s.write_all(b"GET missing-key\r\n").await.unwrap();
@@ -78,7 +106,10 @@ async fn commands_reach_the_master_intact() {
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
     let _: () = c.rpush("queue", "job").await.unwrap();
-    assert_eq!(waiter.await.unwrap(), ("queue".to_string(), "job".to_string()));
+    assert_eq!(
+        waiter.await.unwrap(),
+        ("queue".to_string(), "job".to_string())
+    );
 
     // Inline commands work as they do on Redis.
     let (pong, _) = raw_exchange(p.bound.listen, b"PING\r\n", 7).await;
@@ -104,10 +135,28 @@ async fn pubsub_through_the_proxy() {
     let _: i64 = c.publish("topic.a", "world").await.unwrap();
     use futures_util::StreamExt;
     let mut stream = sub.on_message();
-    let m1 = tokio::time::timeout(Duration::from_secs(5), stream.next()).await.unwrap().unwrap();
-    let m2 = tokio::time::timeout(Duration::from_secs(5), stream.next()).await.unwrap().unwrap();
-    assert_eq!((m1.get_channel_name(), m1.get_payload::<String>().unwrap().as_str()), ("news", "hello"));
-    assert_eq!((m2.get_channel_name(), m2.get_payload::<String>().unwrap().as_str()), ("topic.a", "world"));
+    let m1 = tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .unwrap()
+        .unwrap();
+    let m2 = tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            m1.get_channel_name(),
+            m1.get_payload::<String>().unwrap().as_str()
+        ),
+        ("news", "hello")
+    );
+    assert_eq!(
+        (
+            m2.get_channel_name(),
+            m2.get_payload::<String>().unwrap().as_str()
+        ),
+        ("topic.a", "world")
+    );
     drop(stream);
     p.stop().await;
 }
@@ -130,11 +179,19 @@ async fn replica_port_reaches_a_replica_and_admin_answers() {
         let mut c = client(replica).await;
         let role: Vec<redis::Value> = redis::cmd("ROLE").query_async(&mut c).await.unwrap();
         assert_eq!(role[0], redis::Value::BulkString(b"slave".to_vec()));
-        let info: String = redis::cmd("INFO").arg("server").query_async(&mut c).await.unwrap();
+        let info: String = redis::cmd("INFO")
+            .arg("server")
+            .query_async(&mut c)
+            .await
+            .unwrap();
         ports.insert(info_port(&info));
         conns.push(c);
     }
-    assert_eq!(ports.len(), 2, "least connections spreads over both replicas");
+    assert_eq!(
+        ports.len(),
+        2,
+        "least connections spreads over both replicas"
+    );
     assert!(!ports.contains(&lab.master().unwrap().port()));
 
     let admin = p.bound.admin.unwrap();
@@ -154,7 +211,10 @@ async fn replica_port_reaches_a_replica_and_admin_answers() {
         "sentinel_proxy_node_healthy",
         "sentinel_proxy_route_generation",
     ] {
-        assert!(metrics.contains(family), "/metrics lacks {family}:\n{metrics}");
+        assert!(
+            metrics.contains(family),
+            "/metrics lacks {family}:\n{metrics}"
+        );
     }
     let (status, _) = http_get(admin, "/nope").await;
     assert_eq!(status, 404);

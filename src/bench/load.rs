@@ -90,10 +90,11 @@ async fn writer(
         }
         let c = conn.as_mut().expect("connected above");
         let t0 = Instant::now();
-        let result = match tokio::time::timeout(opts.timeout, c.command(&[b"INCR", key.as_bytes()])).await {
-            Ok(r) => r,
-            Err(_) => Err(ConnError::Timeout(opts.timeout)),
-        };
+        let result =
+            match tokio::time::timeout(opts.timeout, c.command(&[b"INCR", key.as_bytes()])).await {
+                Ok(r) => r,
+                Err(_) => Err(ConnError::Timeout(opts.timeout)),
+            };
         match result {
             Ok(BytesFrame::Integer(v)) => {
                 r.acked += 1;

@@ -16,7 +16,10 @@ use crate::config::{HostPort, Secret};
 pub enum Role {
     Master,
     /// A replica, its master, and whether its replication link is up (`connected`).
-    Replica { master: HostPort, connected: bool },
+    Replica {
+        master: HostPort,
+        connected: bool,
+    },
     /// Anything we must not route to (a Sentinel, an unexpected answer), with the reason.
     Unusable(String),
     /// No answer: refused, timed out, AUTH failed …

@@ -184,7 +184,10 @@ fn parse_view(master: &BytesFrame, replicas: &BytesFrame) -> Result<MasterView, 
 }
 
 async fn query(conn: &mut RespConn, name: &str) -> Result<MasterView, ConnError> {
-    let master = match conn.command(&[b"SENTINEL", b"MASTER", name.as_bytes()]).await {
+    let master = match conn
+        .command(&[b"SENTINEL", b"MASTER", name.as_bytes()])
+        .await
+    {
         Ok(f) => f,
         // Sentinel answers an error for a master name it does not monitor.
         Err(ConnError::Redis(e)) if e.contains("No such master") => {
@@ -418,12 +421,7 @@ mod tests {
 
     #[test]
     fn parses_instance_events() {
-        let ev = parse_event(
-            "+try-failover",
-            "master mymaster 10.0.0.1 6379",
-            "mymaster",
-        )
-        .unwrap();
+        let ev = parse_event("+try-failover", "master mymaster 10.0.0.1 6379", "mymaster").unwrap();
         assert_eq!(ev.instance.unwrap().0, "master");
         let ev = parse_event(
             "+odown",

@@ -339,7 +339,11 @@ impl Session {
 
     /// The hold lasted too long: every waiting command gets an error reply, in order.
     async fn fail_held(&mut self) -> Result<(), CloseReason> {
-        let waited = self.held_since.take().map(|t| t.elapsed()).unwrap_or_default();
+        let waited = self
+            .held_since
+            .take()
+            .map(|t| t.elapsed())
+            .unwrap_or_default();
         let n = self
             .ready
             .frames

@@ -219,23 +219,13 @@ impl SessionState {
             return false;
         }
         // In RESP2 a subscribed connection receives messages as plain arrays.
-        if matches!(head.as_bytes(), b"MESSAGE" | b"PMESSAGE" | b"SMESSAGE") && self.subscribed()
-        {
+        if matches!(head.as_bytes(), b"MESSAGE" | b"PMESSAGE" | b"SMESSAGE") && self.subscribed() {
             return false;
         }
         match self.expect.pop_front() {
-            Some(Expect::Plain(n)) => {
-                if n > 1 {
-                    self.expect.push_front(Expect::Plain(n - 1));
-                }
-            }
-            Some(Expect::State(cmd, frame)) => {
-                if !error {
-                    self.apply(cmd, frame);
-                }
-            }
-            Some(Expect::Subscription(_)) => {}
-            None => {}
+            Some(Expect::Plain(n)) if n > 1 => self.expect.push_front(Expect::Plain(n - 1)),
+            Some(Expect::State(cmd, frame)) if !error => self.apply(cmd, frame),
+            _ => {}
         }
         true
     }

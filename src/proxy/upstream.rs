@@ -27,7 +27,11 @@ pub struct ReplicaLease {
 
 impl Drop for ReplicaLease {
     fn drop(&mut self) {
-        let mut load = self.shared.replica_load.lock().unwrap_or_else(|e| e.into_inner());
+        let mut load = self
+            .shared
+            .replica_load
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if let Some(n) = load.get_mut(&self.addr) {
             *n = n.saturating_sub(1);
             if *n == 0 {
@@ -47,7 +51,10 @@ pub struct Upstream {
 pub fn pick(shared: &Shared, listener: Listener) -> Option<Target> {
     let route = shared.route.load();
     if listener == Listener::Replica && !route.replicas.is_empty() {
-        let load = shared.replica_load.lock().unwrap_or_else(|e| e.into_inner());
+        let load = shared
+            .replica_load
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let node = route
             .replicas
             .iter()
@@ -77,7 +84,10 @@ impl Upstream {
         stream.set_nodelay(true)?;
         let lease = match &target {
             Target::Replica { node } => {
-                let mut load = shared.replica_load.lock().unwrap_or_else(|e| e.into_inner());
+                let mut load = shared
+                    .replica_load
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
                 *load.entry(node.addr).or_insert(0) += 1;
                 Some(ReplicaLease {
                     shared: shared.clone(),

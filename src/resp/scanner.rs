@@ -188,6 +188,25 @@ impl Head {
         self.as_bytes().is_empty()
     }
 
+    /// Appends bytes; false once the head is truncated.
+    #[inline]
+    fn push_slice(&mut self, bytes: &[u8]) -> bool {
+        if self.truncated {
+            return false;
+        }
+        let len = self.len as usize;
+        let n = bytes.len().min(HEAD_CAPACITY - len);
+        let dst = &mut self.buf[len..len + n];
+        dst.copy_from_slice(&bytes[..n]);
+        dst.make_ascii_uppercase();
+        self.len += n as u8;
+        if n < bytes.len() {
+            self.truncated = true;
+            return false;
+        }
+        true
+    }
+
     /// Appends one byte; false once the head is truncated.
     #[inline]
     fn push(&mut self, b: u8) -> bool {
@@ -485,6 +504,55 @@ fn too_big_error(ty: u8) -> ProtocolError {
     }
 }
 
+/// Position of the first `\r` or `\n`: a plain loop over the first bytes (reply lines are
+/// short), `memchr2` beyond.
+#[inline]
+fn find_eol(h: &[u8]) -> Option<usize> {
+    const SHORT: usize = 32;
+    let (head, tail) = h.split_at(h.len().min(SHORT));
+    match head.iter().position(|&c| c == b'\r' || c == b'\n') {
+        Some(i) => Some(i),
+        None => memchr2(b'\r', b'\n', tail).map(|i| i + SHORT),
+    }
+}
+
+/// A complete, valid `<int>\r\n` header line of at most 18 digits at the start of `b`: its
+/// value and length. `None` sends the caller to the byte-by-byte path (which also reports the
+/// errors), so this only ever accepts what that path accepts.
+#[inline]
+fn fast_number(b: &[u8]) -> Option<(i64, usize)> {
+    let neg = b.first() == Some(&b'-');
+    let mut i = usize::from(neg);
+    let first = *b.get(i)?;
+    if !first.is_ascii_digit() {
+        return None;
+    }
+    if first == b'0' {
+        // Only "0" itself; "-0" and leading zeros are invalid.
+        return (!neg && b.get(i + 1..i + 3)? == b"\r\n").then_some((0, i + 3));
+    }
+    let mut v = i64::from(first - b'0');
+    i += 1;
+    loop {
+        match *b.get(i)? {
+            c @ b'0'..=b'9' => {
+                if i >= 18 {
+                    return None;
+                }
+                v = v * 10 + i64::from(c - b'0');
+                i += 1;
+            }
+            b'\r' => {
+                if *b.get(i + 1)? != b'\n' {
+                    return None;
+                }
+                return Some((if neg { -v } else { v }, i + 2));
+            }
+            _ => return None,
+        }
+    }
+}
+
 impl Scanner {
     pub fn new(mode: Mode, limits: Limits) -> Self {
         Scanner {
@@ -565,6 +633,7 @@ impl Scanner {
         self.failed = None;
     }
 
+    #[inline]
     fn finish(&mut self) -> Scan {
         let info = FrameInfo {
             len: self.pos,
@@ -598,28 +667,24 @@ impl Scanner {
 
     #[inline]
     fn capture(&mut self, bytes: &[u8]) {
-        let bytes = &bytes[..bytes.len().min(HEAD_CAPACITY + 1)];
         match self.cap {
             Cap::All => {
-                for &c in bytes {
-                    if !self.head.push(c) {
-                        self.cap = Cap::Off;
-                        break;
-                    }
+                if !self.head.push_slice(bytes) {
+                    self.cap = Cap::Off;
                 }
             }
             Cap::Word => {
-                for &c in bytes {
-                    if c == b' ' || !self.head.push(c) {
-                        self.cap = Cap::Off;
-                        break;
-                    }
+                let space = bytes.iter().position(|&c| c == b' ');
+                let word = &bytes[..space.unwrap_or(bytes.len())];
+                if !self.head.push_slice(word) || space.is_some() {
+                    self.cap = Cap::Off;
                 }
             }
             Cap::Off | Cap::First => {}
         }
     }
 
+    #[inline]
     fn begin_reply_value(&mut self, b: u8) -> Result<(), ProtocolError> {
         self.state = match b {
             b'+' | b'-' | b':' | b',' | b'(' | b'_' | b'#' => State::Line {
@@ -655,6 +720,7 @@ impl Scanner {
     }
 
     /// A header number is complete. Returns true when this completes the frame.
+    #[inline]
     fn header(&mut self, ty: u8, v: i64) -> Result<bool, ProtocolError> {
         match self.mode {
             Mode::Request => {
@@ -746,12 +812,24 @@ impl Scanner {
                                     ty: b'$',
                                     num: Num::NEW,
                                 };
+                                if let Some((v, n)) = fast_number(&buf[self.pos..]) {
+                                    self.pos += n;
+                                    self.state = State::Value;
+                                    self.header(b'$', v)?;
+                                }
                             } else if b == b'*' {
                                 self.pos += 1;
                                 self.state = State::Number {
                                     ty: b'*',
                                     num: Num::NEW,
                                 };
+                                if let Some((v, n)) = fast_number(&buf[self.pos..]) {
+                                    self.pos += n;
+                                    self.state = State::Value;
+                                    if self.header(b'*', v)? {
+                                        return Ok(self.finish());
+                                    }
+                                }
                             } else {
                                 // Inline: this byte is part of the line; do not advance.
                                 self.kind = FrameKind::Inline;
@@ -765,6 +843,15 @@ impl Scanner {
                         Mode::Reply => {
                             self.pos += 1;
                             self.begin_reply_value(b)?;
+                            if let State::Number { ty, .. } = self.state {
+                                if let Some((v, n)) = fast_number(&buf[self.pos..]) {
+                                    self.pos += n;
+                                    self.state = State::Value;
+                                    if self.header(ty, v)? {
+                                        return Ok(self.finish());
+                                    }
+                                }
+                            }
                         }
                     }
                 }
@@ -817,6 +904,22 @@ impl Scanner {
                 }
                 State::Payload { remaining } => {
                     let avail = buf.len() - self.pos;
+                    if avail as u64 >= remaining + 2 {
+                        // Payload and terminator are all here.
+                        let end = self.pos + remaining as usize;
+                        if self.cap != Cap::Off {
+                            self.capture(&buf[self.pos..end]);
+                        }
+                        if buf[end..end + 2] != *b"\r\n" {
+                            return Err(ProtocolError::InvalidBulkTerminator);
+                        }
+                        self.pos = end + 2;
+                        self.state = State::Value;
+                        if self.value_complete() {
+                            return Ok(self.finish());
+                        }
+                        continue;
+                    }
                     let take = remaining.min(avail as u64) as usize;
                     if self.cap != Cap::Off {
                         self.capture(&buf[self.pos..self.pos + take]);
@@ -856,7 +959,7 @@ impl Scanner {
                 }
                 State::Line { ty, mut chk } => {
                     let rest = &buf[self.pos..];
-                    let found = memchr2(b'\r', b'\n', rest);
+                    let found = find_eol(rest);
                     let seg = match found {
                         Some(i) => &rest[..i],
                         None => rest,
@@ -878,8 +981,20 @@ impl Scanner {
                     if !chk.complete(ty) {
                         return Err(ProtocolError::InvalidReplyValue(ty));
                     }
-                    self.pos += i + 1;
-                    self.state = State::LineLf;
+                    match rest.get(i + 1) {
+                        Some(b'\n') => {
+                            self.pos += i + 2;
+                            self.state = State::Value;
+                            if self.value_complete() {
+                                return Ok(self.finish());
+                            }
+                        }
+                        Some(_) => return Err(ProtocolError::InvalidLineTerminator),
+                        None => {
+                            self.pos += i + 1;
+                            self.state = State::LineLf;
+                        }
+                    }
                 }
                 State::LineLf => {
                     if b != b'\n' {

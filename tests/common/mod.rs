@@ -18,7 +18,9 @@ pub async fn lab(opts: LabOptions) -> Lab {
     tokio::task::spawn_blocking(move || Lab::start(opts))
         .await
         .expect("lab task")
-        .expect("the lab topology starts (are redis-server and redis-sentinel installed? `make deps`)")
+        .expect(
+            "the lab topology starts (are redis-server and redis-sentinel installed? `make deps`)",
+        )
 }
 
 pub fn config_for(lab: &Lab) -> Config {
@@ -41,9 +43,12 @@ pub async fn proxy(config: Config) -> Running {
 }
 
 pub async fn wait_serving(p: &Running) -> SocketAddr {
-    let r = tokio::time::timeout(PATIENCE, p.route().wait_for(|r| r.serving_master().is_some()))
-        .await
-        .expect("the proxy confirms a master");
+    let r = tokio::time::timeout(
+        PATIENCE,
+        p.route().wait_for(|r| r.serving_master().is_some()),
+    )
+    .await
+    .expect("the proxy confirms a master");
     r.master.as_ref().unwrap().addr
 }
 
@@ -119,7 +124,10 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (status, body)
 }
 

@@ -1,0 +1,41 @@
+# sentinel-proxy — the two commands that matter: `make demo` and `make test`.
+CARGO ?= cargo
+
+.PHONY: all deps build release demo test lint fmt packaging bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build:
+	$(CARGO) build
+
+release:
+	$(CARGO) build --release --locked
+
+## Start 3 redis + 3 sentinels on loopback, the proxy in front, and show a failover.
+demo: deps release
+	target/release/sentinel-proxy demo
+
+## Everything CI runs: formatting, clippy (warnings denied), all tests, packaging checks.
+test: deps
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+	$(CARGO) test --locked --all-targets
+	bash scripts/check-packaging.sh
+
+fmt:
+	$(CARGO) fmt --all
+
+lint:
+	$(CARGO) clippy --all-targets -- -D warnings
+
+packaging:
+	bash scripts/check-packaging.sh
+
+bench:
+	$(CARGO) bench --bench resp
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,137 @@
+//! Agreement between Sentinels, no master, bad input and limits — against real processes.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use sentinel_proxy::config::HostPort;
+use sentinel_proxy::lab::LabOptions;
+use tokio::io::AsyncWriteExt;
+
+fn hp(a: std::net::SocketAddr) -> HostPort {
+    HostPort::parse(&a.to_string()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disagreeing_sentinels_majority_wins_and_no_majority_means_no_master() {
+    // Two topologies whose Sentinels watch a master of the same name.
+    let a = lab(LabOptions::default()).await;
+    let b = lab(LabOptions {
+        replicas: 0,
+        sentinels: 1,
+        quorum: 1,
+        ..LabOptions::default()
+    })
+    .await;
+    let a_master = a.master().unwrap();
+
+    // 2 of 3 Sentinels say A's master: that is the route; B's lone voice is ignored.
+    let mut config = config_for(&a);
+    config.sentinels = vec![
+        hp(a.sentinels[0].addr),
+        hp(a.sentinels[1].addr),
+        hp(b.sentinels[0].addr),
+    ];
+    let p = proxy(config).await;
+    let mut c = client(p.bound.listen).await;
+    let info: String = redis::cmd("INFO")
+        .arg("server")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(info_port(&info), a_master.port());
+    p.stop().await;
+
+    // 1 against 1 is no strict majority: no master, /readyz says so, a command waits for the
+    // hold timeout and then gets a clear error — the connection stays open.
+    let mut config = config_for(&a);
+    config.sentinels = vec![hp(a.sentinels[0].addr), hp(b.sentinels[0].addr)];
+    config.timeouts.hold = Duration::from_millis(500);
+    let p = sentinel_proxy::start(config).await.unwrap();
+    // Both links up and both views in, still no master.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(p.route().load().master.is_none());
+    let (status, body) = http_get(p.bound.admin.unwrap(), "/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    let mut s = tokio::net::TcpStream::connect(p.bound.listen)
+        .await
+        .unwrap();
+    s.write_all(b"PING\r\nPING\r\n").await.unwrap();
+    let (reply, closed) = read_some(&mut s, 2 * 40).await;
+    let text = String::from_utf8_lossy(&reply);
+    assert_eq!(
+        text.matches("-TRYAGAIN sentinel-proxy: no confirmed master for 'mymaster'")
+            .count(),
+        2,
+        "{text}"
+    );
+    assert!(!closed);
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protocol_errors_close_only_that_client_and_limits_hold() {
+    let lab = lab(LabOptions::default()).await;
+    let mut config = config_for(&lab);
+    config.limits.max_bulk_len = 1024;
+    config.limits.max_clients = 3;
+    let p = proxy(config).await;
+    let addr = p.bound.listen;
+
+    let mut bystander = client(addr).await;
+
+    // Commands before the bad frame are answered first, then the error, then close.
+    let (reply, closed) = raw_exchange(addr, b"PING\r\n*abc\r\n", 1000).await;
+    assert_eq!(
+        reply,
+        b"+PONG\r\n-ERR Protocol error: invalid multibulk length\r\n"
+    );
+    assert!(closed);
+    let (reply, closed) = raw_exchange(addr, b"*1\r\n$4096\r\n", 1000).await;
+    assert_eq!(reply, b"-ERR Protocol error: invalid bulk length\r\n");
+    assert!(closed);
+    let (reply, closed) = raw_exchange(addr, b"*1\r\n+PING\r\n", 1000).await;
+    assert_eq!(reply, b"-ERR Protocol error: expected '$', got '+'\r\n");
+    assert!(closed);
+
+    // The other client did not notice.
+    let pong: String = redis::cmd("PING")
+        .query_async(&mut bystander)
+        .await
+        .unwrap();
+    assert_eq!(pong, "PONG");
+
+    // max_clients = 3: bystander + two more are fine, the fourth is refused with Redis' text.
+    let mut c2 = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut c3 = tokio::net::TcpStream::connect(addr).await.unwrap();
+    c2.write_all(b"PING\r\n").await.unwrap();
+    c3.write_all(b"PING\r\n").await.unwrap();
+    assert_eq!(read_some(&mut c2, 7).await.0, b"+PONG\r\n");
+    assert_eq!(read_some(&mut c3, 7).await.0, b"+PONG\r\n");
+    let (reply, closed) = raw_exchange(addr, b"PING\r\n", 1000).await;
+    assert_eq!(reply, b"-ERR max number of clients reached\r\n");
+    assert!(closed);
+    let (_, metrics) = http_get(p.bound.admin.unwrap(), "/metrics").await;
+    assert!(
+        metrics.contains("sentinel_proxy_connections_rejected_total{reason=\"max_clients\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("sentinel_proxy_protocol_errors_total{side=\"client\"}"),
+        "{metrics}"
+    );
+    // Closing one frees a slot.
+    drop(c3);
+    let mut again = None;
+    for _ in 0..100 {
+        let (reply, _) = raw_exchange(addr, b"PING\r\n", 7).await;
+        if reply == b"+PONG\r\n" {
+            again = Some(reply);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(again.is_some(), "a slot frees up when a client leaves");
+    p.stop().await;
+}
