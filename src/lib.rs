@@ -143,6 +143,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     let controller = control::controller::Controller::new(
         writer,
         check_settings,
+        config.timeouts.hold,
         health_tx,
         shutdown_rx.clone(),
     );

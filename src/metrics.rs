@@ -27,6 +27,12 @@ pub const SENTINEL_EVENTS: &str = "sentinel_proxy_sentinel_events_total";
 pub const SENTINEL_DISAGREEMENTS: &str = "sentinel_proxy_sentinel_disagreements_total";
 pub const NODE_HEALTHY: &str = "sentinel_proxy_node_healthy";
 pub const BUILD_INFO: &str = "sentinel_proxy_build_info";
+pub const FAILOVERS: &str = "sentinel_proxy_failovers_total";
+pub const HOLD_SECONDS: &str = "sentinel_proxy_hold_duration_seconds";
+pub const COMMANDS_HELD: &str = "sentinel_proxy_commands_held";
+pub const SESSIONS_MIGRATED: &str = "sentinel_proxy_sessions_migrated_total";
+pub const COMMANDS_RETRIED: &str = "sentinel_proxy_commands_retried_total";
+pub const IN_FLIGHT_FAILED: &str = "sentinel_proxy_in_flight_failed_total";
 
 /// Which listener a client came in through (a bounded label value).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +66,10 @@ pub struct Handles {
     pub client_protocol_errors: Counter,
     pub upstream_protocol_errors: Counter,
     pub upstream_connect_errors: Counter,
+    pub commands_held: Gauge,
+    pub sessions_migrated: Counter,
+    pub commands_retried: Counter,
+    pub in_flight_failed: Counter,
 }
 
 impl Handles {
@@ -90,7 +100,13 @@ fn listener_handles(l: Listener) -> ListenerHandles {
 pub fn init() -> PrometheusHandle {
     INSTALLED
         .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Full(HOLD_SECONDS.to_string()),
+                    &[0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0],
+                )
+                .expect("bucket list is not empty")
+                .build_recorder();
             let prometheus = recorder.handle();
             // Another recorder may already be installed by an embedding program; then our
             // handles record into it and /metrics shows only what ours saw.
@@ -106,6 +122,10 @@ pub fn init() -> PrometheusHandle {
                 client_protocol_errors: counter!(PROTOCOL_ERRORS, "side" => "client"),
                 upstream_protocol_errors: counter!(PROTOCOL_ERRORS, "side" => "upstream"),
                 upstream_connect_errors: counter!(UPSTREAM_CONNECT_ERRORS),
+                commands_held: gauge!(COMMANDS_HELD),
+                sessions_migrated: counter!(SESSIONS_MIGRATED),
+                commands_retried: counter!(COMMANDS_RETRIED),
+                in_flight_failed: counter!(IN_FLIGHT_FAILED),
             };
             Installed {
                 prometheus,
@@ -130,7 +150,7 @@ pub fn session_closed(reason: &'static str) {
 }
 
 fn describe() {
-    use metrics::{describe_counter, describe_gauge};
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
     describe_gauge!(
         CLIENT_CONNECTIONS,
         "Client connections open now, by listener."
@@ -185,6 +205,27 @@ fn describe() {
     describe_gauge!(
         NODE_HEALTHY,
         "1 while a node answers ROLE as expected, by node and role."
+    );
+    describe_counter!(FAILOVERS, "+switch-master events adopted for our master.");
+    describe_histogram!(
+        HOLD_SECONDS,
+        "How long the route held (no serving master) each time."
+    );
+    describe_gauge!(
+        COMMANDS_HELD,
+        "Client commands waiting for a serving master now."
+    );
+    describe_counter!(
+        SESSIONS_MIGRATED,
+        "Sessions moved to a new master with their state replayed."
+    );
+    describe_counter!(
+        COMMANDS_RETRIED,
+        "Commands resent after a not-executed error (READONLY …)."
+    );
+    describe_counter!(
+        IN_FLIGHT_FAILED,
+        "Commands answered with an outcome-unknown error because their master went away."
     );
     describe_gauge!(BUILD_INFO, "Always 1; the label version carries the build.");
 }

@@ -36,6 +36,8 @@ pub struct WriterReport {
     /// Highest value an INCR reply returned.
     pub last_value: i64,
     pub errors: BTreeMap<String, u64>,
+    /// The first full message seen for each error kind.
+    pub examples: BTreeMap<String, String>,
     pub reconnects: u64,
     /// (slot index, successes, errors)
     pub slots: BTreeMap<u64, (u64, u64)>,
@@ -108,7 +110,11 @@ async fn writer(
                 r.slots.entry(slot).or_default().1 += 1;
             }
             Err(e) => {
-                *r.errors.entry(kind_of(&e)).or_default() += 1;
+                let kind = kind_of(&e);
+                r.examples
+                    .entry(kind.clone())
+                    .or_insert_with(|| e.to_string());
+                *r.errors.entry(kind).or_default() += 1;
                 r.slots.entry(slot).or_default().1 += 1;
                 // An error reply leaves the connection usable; anything else does not.
                 if !matches!(e, ConnError::Redis(_)) {
@@ -156,6 +162,7 @@ impl Load {
 pub struct Summary {
     pub acked: u64,
     pub errors: BTreeMap<String, u64>,
+    pub examples: BTreeMap<String, String>,
     pub reconnects: u64,
     /// Acknowledged writes the final master does not hold.
     pub lost: u64,
@@ -176,6 +183,9 @@ pub fn summarise(reports: &[WriterReport], final_values: &[i64]) -> Summary {
         s.reconnects += r.reconnects;
         for (k, n) in &r.errors {
             *s.errors.entry(k.clone()).or_default() += n;
+        }
+        for (k, e) in &r.examples {
+            s.examples.entry(k.clone()).or_insert_with(|| e.clone());
         }
         s.lost += (r.last_value - v).max(0) as u64;
         for (slot, (ok, _)) in &r.slots {

@@ -8,9 +8,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use metrics::{counter, gauge};
+use metrics::{counter, gauge, histogram};
 use tokio::sync::{mpsc, watch};
 
 use super::health::{spawn_checker, CheckSettings, Checker, HealthReport, Role};
@@ -41,12 +41,20 @@ pub struct Controller {
     check_settings: CheckSettings,
     health_tx: mpsc::Sender<HealthReport>,
     shutdown: watch::Receiver<bool>,
+    /// Sentinels that announced a failover of the routed master (`+try-failover`, `+odown`)
+    /// and have not yet ended or aborted it; while any has, the route holds.
+    failing_over: HashMap<SocketAddr, Instant>,
+    /// How long an announced failover may hold the route without a switch or an abort.
+    hold_timeout: Duration,
+    /// When the current hold began, for the hold-duration histogram.
+    holding_since: Option<Instant>,
 }
 
 impl Controller {
     pub fn new(
         writer: RouteWriter,
         check_settings: CheckSettings,
+        hold_timeout: Duration,
         health_tx: mpsc::Sender<HealthReport>,
         shutdown: watch::Receiver<bool>,
     ) -> Controller {
@@ -59,6 +67,9 @@ impl Controller {
             check_settings,
             health_tx,
             shutdown,
+            failing_over: HashMap::new(),
+            hold_timeout,
+            holding_since: None,
         }
     }
 
@@ -69,10 +80,13 @@ impl Controller {
         mut health_rx: mpsc::Receiver<HealthReport>,
     ) {
         let mut shutdown = self.shutdown.clone();
+        // Re-evaluates expiring holds even when no report arrives.
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
         loop {
             tokio::select! {
                 Some(r) = sentinel_rx.recv() => self.on_sentinel(r),
                 Some(h) = health_rx.recv() => self.on_health(h),
+                _ = tick.tick() => self.expire_holds(),
                 _ = shutdown.changed() => return,
             }
             self.sync_checkers();
@@ -127,7 +141,10 @@ impl Controller {
             }
             Report::Event(ev) => {
                 counter!(m::SENTINEL_EVENTS, "event" => ev.name.clone()).increment(1);
+                self.track_failover(r.sentinel, &ev);
                 if let Some((old, new)) = ev.switch {
+                    self.failing_over.clear();
+                    counter!(m::FAILOVERS).increment(1);
                     tracing::info!(sentinel = %r.sentinel, %old, %new, "+switch-master adopted");
                     let epoch = self.max_epoch() + 1;
                     self.candidate = Some(Candidate {
@@ -150,6 +167,48 @@ impl Controller {
                     tracing::debug!(sentinel = %r.sentinel, event = %ev.name, "Sentinel event");
                 }
             }
+        }
+    }
+
+    /// Hold on the first sign of a failover of the routed master; release on its end or abort.
+    fn track_failover(&mut self, sentinel: SocketAddr, ev: &super::sentinel::Event) {
+        let routed = self.candidate.as_ref().map(|c| &c.node);
+        let about_master = ev
+            .instance
+            .as_ref()
+            .is_some_and(|(kind, addr)| kind == "master" && Some(addr) == routed);
+        if !about_master {
+            return;
+        }
+        let name = ev.name.as_str();
+        match name {
+            "+try-failover" | "+odown" => {
+                if self.failing_over.is_empty() {
+                    tracing::info!(%sentinel, event = name, "failover announced: holding new commands");
+                }
+                self.failing_over
+                    .entry(sentinel)
+                    .or_insert_with(Instant::now);
+            }
+            "-odown" | "+failover-end" | "+failover-end-for-timeout" => {
+                self.failing_over.remove(&sentinel);
+            }
+            n if n.starts_with("-failover-abort") => {
+                tracing::info!(%sentinel, event = name, "failover aborted");
+                self.failing_over.remove(&sentinel);
+            }
+            _ => {}
+        }
+    }
+
+    /// A failover that neither switches nor aborts within the hold timeout stops holding; the
+    /// master is served again if ROLE still confirms it.
+    fn expire_holds(&mut self) {
+        let limit = self.hold_timeout;
+        let before = self.failing_over.len();
+        self.failing_over.retain(|_, t| t.elapsed() < limit);
+        if before > 0 && self.failing_over.is_empty() {
+            tracing::warn!(after = ?limit, "announced failover neither switched nor aborted; resuming");
         }
     }
 
@@ -280,6 +339,13 @@ impl Controller {
             _ => None,
         });
         let (state, master) = match confirmed {
+            // The announced failover of this very master holds it; a new master is served.
+            Some(n)
+                if !self.failing_over.is_empty()
+                    && current.master.as_ref().map(|c| c.addr) == Some(n.addr) =>
+            {
+                (RouteState::Holding, Some(n))
+            }
             Some(n) => (RouteState::Serving, Some(n)),
             // Keep the previous master in the route (same generation) but stop serving it: a
             // master that comes back keeps its sessions, a new one bumps the generation.
@@ -313,6 +379,14 @@ impl Controller {
             return;
         }
         let route = self.writer.publish(state, master, replicas);
+        match (route.state, self.holding_since) {
+            (RouteState::Holding, None) => self.holding_since = Some(Instant::now()),
+            (RouteState::Serving, Some(t)) => {
+                histogram!(m::HOLD_SECONDS).record(t.elapsed().as_secs_f64());
+                self.holding_since = None;
+            }
+            _ => {}
+        }
         gauge!(m::ROUTE_GENERATION).set(route.generation as f64);
         for (s, name) in [
             (RouteState::NoMaster, "no_master"),

@@ -31,6 +31,13 @@ const READ_BUDGET: usize = 64 * 1024;
 const STREAM_AFTER: usize = 64 * 1024;
 /// Read size hint.
 const READ_CHUNK: usize = 16 * 1024;
+/// How long replies already in flight on a demoted master are awaited before the session
+/// answers them as outcome-unknown and moves on.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+/// Pause before resending a command the master refused without executing it.
+const RETRY_BACKOFF: Duration = Duration::from_millis(50);
+/// Pause before connecting again after a failed connect or a node that is not master.
+const RECONNECT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Why a session ended (the label of sentinel_proxy_sessions_closed_total).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +48,11 @@ pub enum CloseReason {
     UpstreamClosed,
     UpstreamError,
     MasterChanged,
+    /// MULTI/WATCH/MONITOR (or untrackable replies) when the master changed: cannot move.
+    InTransaction,
+    ReplayFailed,
+    /// Internal: a fresh upstream did not confirm it is master (never closes a client).
+    NotMaster,
     ReplicaGone,
     IdleTimeout,
     Shutdown,
@@ -55,6 +67,9 @@ impl CloseReason {
             CloseReason::UpstreamClosed => "upstream_closed",
             CloseReason::UpstreamError => "upstream_error",
             CloseReason::MasterChanged => "master_changed",
+            CloseReason::InTransaction => "in_transaction",
+            CloseReason::ReplayFailed => "replay_failed",
+            CloseReason::NotMaster => "not_master",
             CloseReason::ReplicaGone => "replica_gone",
             CloseReason::IdleTimeout => "idle_timeout",
             CloseReason::Shutdown => "shutdown",
@@ -86,6 +101,21 @@ pub struct Session {
     /// A protocol error to answer once earlier replies are out; then the session closes.
     fatal: Option<String>,
     client_eof: bool,
+    /// The session had an upstream before: the next one gets its state replayed.
+    had_upstream: bool,
+    /// When a stale upstream (older generation) started draining its in-flight replies.
+    draining_since: Option<Instant>,
+    /// Commands counted in sentinel_proxy_commands_held by this session.
+    held_count: usize,
+    /// The only command in flight, kept (a refcount, no copy) so a not-executed error reply
+    /// (READONLY, NOREPLICAS, LOADING, MASTERDOWN) can be answered by resending it.
+    single: Option<(Bytes, Head)>,
+    /// A command to resend at the given time, before anything newer.
+    resend: Option<(Bytes, Head, Instant)>,
+    /// When the current run of resends began (bounded by hold_timeout).
+    retry_since: Option<Instant>,
+    /// Try connecting upstream again at this time (after a failed connect or verification).
+    reconnect_at: Option<Instant>,
 }
 
 impl Session {
@@ -109,11 +139,20 @@ impl Session {
             held_since: None,
             fatal: None,
             client_eof: false,
+            had_upstream: false,
+            draining_since: None,
+            held_count: 0,
+            single: None,
+            resend: None,
+            retry_since: None,
+            reconnect_at: None,
         }
     }
 
     pub async fn run(mut self) {
         let reason = self.relay().await;
+        self.held_since = None;
+        self.update_held_gauge();
         if reason != CloseReason::ClientClosed {
             tracing::debug!(reason = reason.as_str(), "session closed");
         }
@@ -143,6 +182,11 @@ impl Session {
                 .filter(|_| self.state.in_flight() == 0 && !self.state.subscribed())
                 .map(|d| last_input + d);
             let has_up = self.up.is_some();
+            let drain_deadline = self.draining_since.map(|t| t + DRAIN_TIMEOUT);
+            let wake_at = match (self.reconnect_at, self.resend.as_ref().map(|r| r.2)) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             tokio::select! {
                 r = self.client.read_buf(&mut self.cbuf), if can_read_client => match r {
                     Ok(0) => self.client_eof = true,
@@ -157,15 +201,22 @@ impl Session {
                     Err(_) => return CloseReason::ClientError,
                 },
                 r = read_upstream(&mut self.up, &mut self.ubuf), if has_up => match r {
-                    Ok(0) => return CloseReason::UpstreamClosed,
-                    Ok(_) => {
+                    Ok(n) if n > 0 => {
                         if let Err(r) = self.relay_replies().await { return r; }
                     }
-                    Err(_) => return CloseReason::UpstreamError,
+                    _ => {
+                        if let Err(r) = self.upstream_lost().await { return r; }
+                    }
                 },
                 r = route_rx.changed() => {
                     if r.is_err() { return CloseReason::Shutdown; }
-                    if let Some(reason) = self.bound_elsewhere() { return reason; }
+                    if let Err(reason) = self.on_route_change() { return reason; }
+                }
+                _ = sleep_until(wake_at), if wake_at.is_some() => {
+                    self.reconnect_at = None;
+                }
+                _ = sleep_until(drain_deadline), if drain_deadline.is_some() => {
+                    if let Err(r) = self.fail_in_flight().await { return r; }
                 }
                 _ = sleep_until(hold_deadline), if hold_deadline.is_some() => {
                     if let Err(r) = self.fail_held().await { return r; }
@@ -201,20 +252,30 @@ impl Session {
 
     /// Forward what can be forwarded, stream big frames, answer a pending protocol error.
     async fn advance(&mut self) -> Result<(), CloseReason> {
-        if self.ready.bytes > 0 || (self.req.scanned() >= STREAM_AFTER && self.req.mid_frame()) {
+        let wants_upstream = self.ready.bytes > 0
+            || (self.req.scanned() >= STREAM_AFTER && self.req.mid_frame())
+            // A subscriber sends nothing, yet must be resubscribed on the new master.
+            || (self.up.is_none() && self.state.subscribed())
+            || self.resend.is_some();
+        if wants_upstream {
             match self.upstream_for_write().await? {
                 true => {
+                    if !self.send_due_resend().await? {
+                        // A resend is waiting for its backoff; newer commands wait behind it.
+                        return Ok(());
+                    }
                     self.held_since = None;
                     self.forward_ready().await?;
                     self.stream_partial().await?;
                 }
                 false => {
-                    if self.held_since.is_none() {
+                    if self.held_since.is_none() && self.ready.bytes > 0 {
                         self.held_since = Some(Instant::now());
                     }
                 }
             }
         }
+        self.update_held_gauge();
         if let Some(err) = &self.fatal {
             if self.ready.bytes == 0 && self.state.in_flight() == 0 {
                 let _ = self.client.write_all(err.as_bytes()).await;
@@ -227,22 +288,205 @@ impl Session {
     /// Make sure there is an upstream that may be written to now. Ok(false): wait (hold).
     async fn upstream_for_write(&mut self) -> Result<bool, CloseReason> {
         if let Some(up) = &self.up {
-            return Ok(up.writable_now(&self.shared.route));
+            if up.writable_now(&self.shared.route) {
+                return Ok(true);
+            }
+            if up.still_routed(&self.shared.route).is_none() || self.state.in_flight() > 0 {
+                // Holding, or a stale upstream still owes replies: wait.
+                return Ok(false);
+            }
+            // Stale and quiet: leave it and move to the current route.
+            self.up = None;
+            self.draining_since = None;
         }
-        match upstream::pick(&self.shared, self.listener) {
-            Some(target) => match Upstream::connect(target, &self.shared).await {
-                Ok(up) => {
-                    self.up = Some(up);
-                    Ok(true)
+        let Some(target) = upstream::pick(&self.shared, self.listener) else {
+            return Ok(false);
+        };
+        if self.reconnect_at.is_some() {
+            return Ok(false);
+        }
+        match Upstream::connect(target, &self.shared).await {
+            Ok(up) => {
+                self.up = Some(up);
+                self.rep.reset();
+                if self.had_upstream {
+                    match self.replay().await {
+                        Ok(()) => {}
+                        Err(CloseReason::NotMaster) => {
+                            // Connected to a dying or demoted node: nothing was sent; wait.
+                            self.up = None;
+                            self.ubuf.clear();
+                            self.reconnect_at = Some(Instant::now() + RECONNECT_BACKOFF);
+                            return Ok(false);
+                        }
+                        Err(r) => return Err(r),
+                    }
+                    m::handles().sessions_migrated.increment(1);
                 }
-                Err(e) => {
-                    m::handles().upstream_connect_errors.increment(1);
-                    tracing::warn!(error = %e, "cannot connect upstream");
-                    // Treated like a hold: the controller will notice the node is down.
-                    Ok(false)
+                self.had_upstream = true;
+                Ok(true)
+            }
+            Err(e) => {
+                m::handles().upstream_connect_errors.increment(1);
+                tracing::debug!(error = %e, "cannot connect upstream; holding");
+                self.reconnect_at = Some(Instant::now() + RECONNECT_BACKOFF);
+                Ok(false)
+            }
+        }
+    }
+
+    /// Whether this session can be moved to another node without the client noticing.
+    fn movable(&self) -> bool {
+        !(self.state.multi
+            || self.state.watching
+            || self.state.monitor
+            || self.state.untracked
+            || self.streaming)
+    }
+
+    /// The route changed: a session bound to an old master moves (now, or once its in-flight
+    /// replies are in) or, when it cannot be moved, is closed.
+    fn on_route_change(&mut self) -> Result<(), CloseReason> {
+        let Some(up) = &self.up else {
+            return Ok(());
+        };
+        let Some(reason) = up.still_routed(&self.shared.route) else {
+            return Ok(());
+        };
+        if !self.movable() {
+            return Err(if reason == CloseReason::MasterChanged {
+                CloseReason::InTransaction
+            } else {
+                reason
+            });
+        }
+        if self.state.in_flight() == 0 {
+            self.up = None;
+        } else if self.draining_since.is_none() {
+            self.draining_since = Some(Instant::now());
+        }
+        Ok(())
+    }
+
+    /// The upstream closed or failed. Replies still owed get an outcome-unknown error; the
+    /// session stays and moves on with its next command.
+    async fn upstream_lost(&mut self) -> Result<(), CloseReason> {
+        tracing::debug!(target_node = ?self.up.as_ref().map(|u| u.target.clone()), "upstream lost");
+        if !self.movable() || self.rep.mid_frame() {
+            return Err(CloseReason::UpstreamClosed);
+        }
+        self.fail_in_flight().await
+    }
+
+    /// Answer every in-flight command with an error saying its outcome is unknown, then drop
+    /// the upstream.
+    async fn fail_in_flight(&mut self) -> Result<(), CloseReason> {
+        if self.rep.mid_frame() {
+            // Half a reply already reached the client: the stream cannot be repaired.
+            return Err(CloseReason::UpstreamClosed);
+        }
+        let n = self.state.in_flight();
+        self.state.expect.clear();
+        self.up = None;
+        self.draining_since = None;
+        self.ubuf.clear();
+        self.rep.reset();
+        if n == 0 {
+            return Ok(());
+        }
+        m::handles().in_flight_failed.increment(n as u64);
+        tracing::debug!(
+            in_flight = n,
+            "answering in-flight commands as outcome-unknown"
+        );
+        let msg = b"-ERR sentinel-proxy: the master changed with this command in flight; it may or may not have run\r\n";
+        let mut out = Vec::with_capacity(n * msg.len());
+        for _ in 0..n {
+            out.extend_from_slice(msg);
+        }
+        self.write_client(&out).await
+    }
+
+    /// Restore on a fresh upstream what the client had set on the previous one.
+    async fn replay(&mut self) -> Result<(), CloseReason> {
+        let (mut frames, mut due) = self.state.replay_frames();
+        // First make sure the node really is a master: after losing a connection, the next
+        // one may reach a node that is still dying or already demoted.
+        frames.insert(0, Bytes::from_static(b"*1\r\n$4\r\nROLE\r\n"));
+        due += 1;
+        let mut verified = false;
+        let up = self.up.as_mut().expect("just connected");
+        let expected_role: &[u8] = match up.target {
+            upstream::Target::Master { .. } => b"MASTER",
+            upstream::Target::Replica { .. } => b"SLAVE",
+        };
+        for f in &frames {
+            up.write(&self.shared.route, f).await?;
+        }
+        let deadline = tokio::time::Instant::now() + self.shared.timeouts.connect;
+        let mut answered = 0usize;
+        let mut pass: Vec<u8> = Vec::new();
+        while answered < due {
+            loop {
+                match self.rep.scan(&self.ubuf) {
+                    Ok(Scan::Frame(info)) => {
+                        let frame = self.ubuf.split_to(info.len);
+                        let message =
+                            matches!(info.head.as_bytes(), b"MESSAGE" | b"PMESSAGE" | b"SMESSAGE")
+                                || (info.kind == FrameKind::Push && !is_subscription(&info.head));
+                        if message {
+                            pass.extend_from_slice(&frame);
+                        } else if !verified {
+                            if !info.head.is(expected_role) {
+                                return Err(CloseReason::NotMaster);
+                            }
+                            verified = true;
+                            answered += 1;
+                        } else if info.kind == FrameKind::Error {
+                            tracing::warn!(
+                                "state replay refused by the new master; closing the session"
+                            );
+                            return Err(CloseReason::ReplayFailed);
+                        } else {
+                            answered += 1;
+                        }
+                        if answered == due {
+                            break;
+                        }
+                    }
+                    Ok(Scan::Incomplete) => break,
+                    Err(_) => return Err(CloseReason::UpstreamError),
                 }
-            },
-            None => Ok(false),
+            }
+            if answered == due {
+                break;
+            }
+            let up = self.up.as_mut().expect("just connected");
+            if self.ubuf.capacity() - self.ubuf.len() < 512 {
+                self.ubuf.reserve(READ_CHUNK);
+            }
+            match tokio::time::timeout_at(deadline, up.stream.read_buf(&mut self.ubuf)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                _ if !verified => return Err(CloseReason::NotMaster),
+                _ => return Err(CloseReason::ReplayFailed),
+            }
+        }
+        if !pass.is_empty() {
+            self.write_client(&pass).await?;
+        }
+        Ok(())
+    }
+
+    fn update_held_gauge(&mut self) {
+        let now = if self.held_since.is_some() {
+            self.ready.frames.len()
+        } else {
+            0
+        };
+        if now != self.held_count {
+            let g = &m::handles().commands_held;
+            g.increment(now as f64 - self.held_count as f64);
+            self.held_count = now;
         }
     }
 
@@ -253,14 +497,22 @@ impl Session {
         let chunk: Bytes = self.cbuf.split_to(self.ready.bytes).freeze();
         let mut off = 0;
         let mut commands = 0u64;
+        let mut last_head = None;
         for (len, head) in self.ready.frames.drain(..) {
             if !head.as_bytes().is_empty() {
                 self.state.on_request(&head, &chunk.slice(off..off + len));
                 commands += 1;
+                last_head = Some((len, head));
             }
             off += len;
         }
         self.ready.bytes = 0;
+        self.single = None;
+        if commands == 1 && self.state.in_flight() == 1 && !self.state.untracked {
+            if let Some((_, head)) = last_head {
+                self.single = Some((chunk.clone(), head));
+            }
+        }
         m::handles()
             .listener(self.listener)
             .commands
@@ -295,7 +547,27 @@ impl Session {
                 Ok(Scan::Frame(info)) => {
                     let push = info.kind == FrameKind::Push;
                     let error = info.kind == FrameKind::Error;
-                    self.state.on_reply(&info.head, push, error);
+                    if error && self.retryable(&info.head) {
+                        // Everything before it goes out; the error itself is swallowed and the
+                        // command resent after a short backoff.
+                        if out > 0 {
+                            let chunk = self.ubuf.split_to(out).freeze();
+                            self.write_client(&chunk).await?;
+                            out = 0;
+                        }
+                        let _ = self.ubuf.split_to(info.len);
+                        self.state.on_reply(&info.head, push, error);
+                        let (frame, head) = self.single.take().expect("checked by retryable");
+                        self.retry_since.get_or_insert_with(Instant::now);
+                        self.resend = Some((frame, head, Instant::now() + RETRY_BACKOFF));
+                        continue;
+                    }
+                    if self.state.on_reply(&info.head, push, error) {
+                        self.single = None;
+                        if self.resend.is_none() {
+                            self.retry_since = None;
+                        }
+                    }
                     out += info.len;
                 }
                 Ok(Scan::Incomplete) => break,
@@ -323,18 +595,41 @@ impl Session {
         Ok(())
     }
 
+    /// A not-executed error for the only command in flight, within the hold budget?
+    fn retryable(&self, head: &Head) -> bool {
+        let not_executed = matches!(
+            head.as_bytes(),
+            b"READONLY" | b"NOREPLICAS" | b"LOADING" | b"MASTERDOWN"
+        );
+        let within_budget = self
+            .retry_since
+            .is_none_or(|t| t.elapsed() < self.shared.timeouts.hold);
+        not_executed && within_budget && self.single.is_some() && self.state.in_flight() == 1
+    }
+
+    /// Send a due resend. Ok(false): one is pending but not due yet.
+    async fn send_due_resend(&mut self) -> Result<bool, CloseReason> {
+        let Some((frame, head, due)) = self.resend.take() else {
+            return Ok(true);
+        };
+        if Instant::now() < due {
+            self.resend = Some((frame, head, due));
+            return Ok(false);
+        }
+        self.state.on_request(&head, &frame);
+        self.single = Some((frame.clone(), head));
+        m::handles().commands_retried.increment(1);
+        let up = self.up.as_mut().expect("checked by upstream_for_write");
+        up.write(&self.shared.route, &frame).await?;
+        Ok(true)
+    }
+
     async fn write_client(&mut self, data: &[u8]) -> Result<(), CloseReason> {
         m::handles().bytes_to_clients.increment(data.len() as u64);
         self.client
             .write_all(data)
             .await
             .map_err(|_| CloseReason::ClientError)
-    }
-
-    /// After a route change: is this session's upstream still the right one?
-    fn bound_elsewhere(&self) -> Option<CloseReason> {
-        let up = self.up.as_ref()?;
-        up.still_routed(&self.shared.route)
     }
 
     /// The hold lasted too long: every waiting command gets an error reply, in order.
@@ -364,6 +659,18 @@ impl Session {
         }
         self.write_client(&out).await
     }
+}
+
+fn is_subscription(head: &Head) -> bool {
+    matches!(
+        head.as_bytes(),
+        b"SUBSCRIBE"
+            | b"UNSUBSCRIBE"
+            | b"PSUBSCRIBE"
+            | b"PUNSUBSCRIBE"
+            | b"SSUBSCRIBE"
+            | b"SUNSUBSCRIBE"
+    )
 }
 
 fn fmt_secs(d: Duration) -> String {

@@ -102,6 +102,31 @@ impl SessionState {
         !(self.channels.is_empty() && self.patterns.is_empty() && self.shard_channels.is_empty())
     }
 
+    /// Frames that restore this state on a fresh connection, and how many replies they draw
+    /// (one per subscribed name for the subscription commands).
+    pub fn replay_frames(&self) -> (Vec<Bytes>, usize) {
+        let mut frames: Vec<Bytes> = [&self.auth, &self.hello, &self.setname, &self.select]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
+        let mut due = frames.len();
+        for (cmd, set) in [
+            (&b"SUBSCRIBE"[..], &self.channels),
+            (b"PSUBSCRIBE", &self.patterns),
+            (b"SSUBSCRIBE", &self.shard_channels),
+        ] {
+            if set.is_empty() {
+                continue;
+            }
+            let mut args: Vec<&[u8]> = vec![cmd];
+            args.extend(set.iter().map(|b| b.as_ref()));
+            frames.push(Bytes::from(crate::resp::args::encode_command(&args)));
+            due += set.len();
+        }
+        (frames, due)
+    }
+
     fn set_mut(&mut self, kind: SubKind) -> &mut BTreeSet<Bytes> {
         match kind {
             SubKind::Channel => &mut self.channels,

@@ -43,8 +43,8 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
 }
 
 /// Encodes a command as a RESP array of bulk strings.
-pub fn encode_command<A: AsRef<[u8]>>(args: &[A]) -> Vec<u8> {
-    let size: usize = args.iter().map(|a| a.as_ref().len() + 16).sum::<usize>() + 16;
+pub fn encode_command(args: &[&[u8]]) -> Vec<u8> {
+    let size: usize = args.iter().map(|a| a.len() + 16).sum::<usize>() + 16;
     let mut out = Vec::with_capacity(size);
     encode_command_into(&mut out, args);
     out
@@ -153,8 +153,8 @@ fn inline_args(frame: &[u8]) -> Option<Vec<Vec<u8>>> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::{FrameKind, Head, Limits, Mode, ProtocolError, Scan, Scanner};
     use super::*;
-    use crate::resp::{FrameKind, Limits, Mode, ProtocolError, Scan, Scanner};
 
     fn owned(v: Option<Vec<Cow<'_, [u8]>>>) -> Option<Vec<Vec<u8>>> {
         v.map(|v| v.into_iter().map(|a| a.into_owned()).collect())
@@ -389,8 +389,6 @@ mod tests {
         }
     }
 
-    use crate::resp::Head;
-
     #[test]
     fn request_args_bytes_shares_memory() {
         let f = Bytes::from_static(b"*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n");
@@ -410,7 +408,7 @@ mod tests {
     #[test]
     fn encode_roundtrips() {
         assert_eq!(encode_command(&[&b"PING"[..]]), b"*1\r\n$4\r\nPING\r\n");
-        assert_eq!(encode_command::<&[u8]>(&[]), b"*0\r\n");
+        assert_eq!(encode_command(&[]), b"*0\r\n");
         let big = vec![b'x'; 12345];
         let args: Vec<&[u8]> = vec![b"SET", b"k\r\n", b"", &big];
         let enc = encode_command(&args);

@@ -196,9 +196,9 @@ impl Head {
         }
         let len = self.len as usize;
         let n = bytes.len().min(HEAD_CAPACITY - len);
-        let dst = &mut self.buf[len..len + n];
-        dst.copy_from_slice(&bytes[..n]);
-        dst.make_ascii_uppercase();
+        for (d, s) in self.buf[len..len + n].iter_mut().zip(bytes) {
+            *d = s.to_ascii_uppercase();
+        }
         self.len += n as u8;
         if n < bytes.len() {
             self.truncated = true;
@@ -570,6 +570,13 @@ impl Scanner {
         }
     }
 
+    /// [`fast_number`], within the header size limit (so that the result never depends on
+    /// where reads were cut, even with a tiny `max_inline_len`).
+    #[inline]
+    fn fast_header(&self, b: &[u8]) -> Option<(i64, usize)> {
+        fast_number(b).filter(|&(_, n)| n as u64 - 1 <= self.limits.max_inline_len as u64)
+    }
+
     /// Changes the bound on nested aggregates in reply mode (at least 1).
     pub fn with_max_depth(mut self, depth: usize) -> Self {
         self.max_depth = depth.max(1);
@@ -684,17 +691,13 @@ impl Scanner {
         }
     }
 
+    /// The type byte `b` of a reply value: sets the frame kind and head capture. Returns
+    /// whether a number follows (else a line follows).
     #[inline]
-    fn begin_reply_value(&mut self, b: u8) -> Result<(), ProtocolError> {
-        self.state = match b {
-            b'+' | b'-' | b':' | b',' | b'(' | b'_' | b'#' => State::Line {
-                ty: b,
-                chk: LineCheck::default(),
-            },
-            b'$' | b'!' | b'=' | b'*' | b'%' | b'~' | b'>' | b'|' => State::Number {
-                ty: b,
-                num: Num::NEW,
-            },
+    fn begin_reply_value(&mut self, b: u8) -> Result<bool, ProtocolError> {
+        let number = match b {
+            b'+' | b'-' | b':' | b',' | b'(' | b'_' | b'#' => false,
+            b'$' | b'!' | b'=' | b'*' | b'%' | b'~' | b'>' | b'|' => true,
             _ => return Err(ProtocolError::InvalidReplyType(b)),
         };
         if self.stack.is_empty() {
@@ -716,7 +719,7 @@ impl Scanner {
                 _ => self.cap = Cap::Off,
             }
         }
-        Ok(())
+        Ok(number)
     }
 
     /// A header number is complete. Returns true when this completes the frame.
@@ -808,27 +811,27 @@ impl Scanner {
                                 if self.cap == Cap::First {
                                     self.cap = Cap::All;
                                 }
-                                self.state = State::Number {
-                                    ty: b'$',
-                                    num: Num::NEW,
-                                };
-                                if let Some((v, n)) = fast_number(&buf[self.pos..]) {
+                                if let Some((v, n)) = self.fast_header(&buf[self.pos..]) {
                                     self.pos += n;
-                                    self.state = State::Value;
                                     self.header(b'$', v)?;
+                                } else {
+                                    self.state = State::Number {
+                                        ty: b'$',
+                                        num: Num::NEW,
+                                    };
                                 }
                             } else if b == b'*' {
                                 self.pos += 1;
-                                self.state = State::Number {
-                                    ty: b'*',
-                                    num: Num::NEW,
-                                };
-                                if let Some((v, n)) = fast_number(&buf[self.pos..]) {
+                                if let Some((v, n)) = self.fast_header(&buf[self.pos..]) {
                                     self.pos += n;
-                                    self.state = State::Value;
                                     if self.header(b'*', v)? {
                                         return Ok(self.finish());
                                     }
+                                } else {
+                                    self.state = State::Number {
+                                        ty: b'*',
+                                        num: Num::NEW,
+                                    };
                                 }
                             } else {
                                 // Inline: this byte is part of the line; do not advance.
@@ -842,15 +845,21 @@ impl Scanner {
                         }
                         Mode::Reply => {
                             self.pos += 1;
-                            self.begin_reply_value(b)?;
-                            if let State::Number { ty, .. } = self.state {
-                                if let Some((v, n)) = fast_number(&buf[self.pos..]) {
-                                    self.pos += n;
-                                    self.state = State::Value;
-                                    if self.header(ty, v)? {
-                                        return Ok(self.finish());
-                                    }
+                            if !self.begin_reply_value(b)? {
+                                self.state = State::Line {
+                                    ty: b,
+                                    chk: LineCheck::default(),
+                                };
+                            } else if let Some((v, n)) = self.fast_header(&buf[self.pos..]) {
+                                self.pos += n;
+                                if self.header(b, v)? {
+                                    return Ok(self.finish());
                                 }
+                            } else {
+                                self.state = State::Number {
+                                    ty: b,
+                                    num: Num::NEW,
+                                };
                             }
                         }
                     }

@@ -4,6 +4,11 @@ use super::*;
 
 type R = Result<Vec<FrameInfo>, ProtocolError>;
 
+fn enc(args: &[&str]) -> Vec<u8> {
+    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    args::encode_command(&args)
+}
+
 fn req() -> Scanner {
     Scanner::new(Mode::Request, Limits::default())
 }
@@ -214,11 +219,11 @@ fn request_pipeline() {
         let val = "v".repeat(i % 40);
         match i % 5 {
             0 => {
-                data.extend(args::encode_command(&["SET", &key, &val]));
+                data.extend(enc(&["SET", &key, &val]));
                 want.push((FrameKind::Array, "SET"));
             }
             1 => {
-                data.extend(args::encode_command(&["get", &key]));
+                data.extend(enc(&["get", &key]));
                 want.push((FrameKind::Array, "GET"));
             }
             2 => {
@@ -230,7 +235,7 @@ fn request_pipeline() {
                 want.push((FrameKind::Empty, ""));
             }
             _ => {
-                data.extend(args::encode_command(&["MSET", &key, &val, "x", ""]));
+                data.extend(enc(&["MSET", &key, &val, "x", ""]));
                 want.push((FrameKind::Array, "MSET"));
             }
         }
@@ -628,9 +633,9 @@ fn streaming_a_big_bulk_through_a_small_window() {
     const BIG: usize = 1 << 20;
     const WINDOW: usize = 4096;
     let payload: Vec<u8> = (0..BIG).map(|i| (i % 253) as u8).collect();
-    let mut data = args::encode_command(&[&b"SET"[..], b"big:key", &payload]);
+    let mut data = args::encode_command(&[b"SET", b"big:key", &payload]);
     let first_len = data.len();
-    data.extend(args::encode_command(&["GET", "k"]));
+    data.extend(enc(&["GET", "k"]));
     let mut s = req();
     let mut buf: Vec<u8> = Vec::new();
     let mut fed = 0;
@@ -698,22 +703,22 @@ fn announced_lengths_cost_nothing_until_bytes_arrive() {
 
 #[test]
 fn head_capture() {
-    let f = one(Mode::Request, &args::encode_command(&["subscribe", "ch"]));
+    let f = one(Mode::Request, &enc(&["subscribe", "ch"]));
     assert!(f.head.is(b"SUBSCRIBE") && f.head.as_bytes() == b"SUBSCRIBE");
     // Exactly 32 bytes is kept; 33 is truncated (and empty).
     let n32 = "a".repeat(32);
-    let f = one(Mode::Request, &args::encode_command(&[n32.as_str()]));
+    let f = one(Mode::Request, &enc(&[n32.as_str()]));
     assert_eq!(f.head.as_bytes(), "A".repeat(32).as_bytes());
     assert!(!f.head.truncated());
     let n33 = "a".repeat(33);
-    let f = one(Mode::Request, &args::encode_command(&[n33.as_str(), "x"]));
+    let f = one(Mode::Request, &enc(&[n33.as_str(), "x"]));
     assert!(f.head.truncated() && f.head.as_bytes().is_empty() && f.head.is_empty());
     assert_eq!(f.head.prefix(), "A".repeat(32).as_bytes());
     assert!(!f.head.is(b""));
     let f = one(Mode::Request, format!("{n33} x\r\n").as_bytes());
     assert!(f.head.truncated());
     // Only the first element.
-    let f = one(Mode::Request, &args::encode_command(&["", "GET"]));
+    let f = one(Mode::Request, &enc(&["", "GET"]));
     assert!(f.head.is(b"") && !f.head.truncated());
     assert_eq!(Head::from_bytes(b"get"), Head::from_bytes(b"GET"));
     assert_eq!(format!("{:?}", Head::from_bytes(b"get")), "Head(\"GET\")");
@@ -1241,4 +1246,59 @@ fn random_garbage_never_panics() {
             assert_eq!(scan_chunked(mode, &data, chunk).0, whole);
         }
     }
+}
+
+#[test]
+fn tiny_limits_do_not_depend_on_read_boundaries() {
+    let limits = Limits {
+        max_bulk_len: 1000,
+        max_multibulk_len: 1000,
+        max_inline_len: 3,
+    };
+    for data in [
+        &b"*123\r\n"[..],
+        b"*12\r\n",
+        b"*1\r\n$100\r\n",
+        b"abcd\r\n",
+        b"abc\n",
+    ] {
+        let mut whole = Scanner::new(Mode::Request, limits);
+        let want = whole.scan(data);
+        let mut s = Scanner::new(Mode::Request, limits);
+        let mut got = Ok(Scan::Incomplete);
+        for end in 1..=data.len() {
+            got = s.scan(&data[..end]);
+            if !matches!(got, Ok(Scan::Incomplete)) {
+                break;
+            }
+        }
+        assert_eq!(got, want, "{:?}", String::from_utf8_lossy(data));
+    }
+    assert_eq!(
+        Scanner::new(Mode::Request, limits).scan(b"*123\r\n"),
+        Err(ProtocolError::TooBigMbulkCount)
+    );
+}
+
+#[test]
+fn streamed_long_command_name_is_truncated() {
+    let name = "x".repeat(100);
+    let data = enc(&[name.as_str(), "arg"]);
+    let mut s = req();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut info = None;
+    for &b in &data {
+        buf.push(b);
+        match s.scan(&buf).unwrap() {
+            Scan::Frame(f) => info = Some(f),
+            Scan::Incomplete => {
+                let k = s.scanned();
+                buf.drain(..k);
+                s.consume(k);
+            }
+        }
+    }
+    let f = info.unwrap();
+    assert!(f.head.truncated() && f.head.as_bytes().is_empty());
+    assert_eq!(f.head.prefix(), "X".repeat(32).as_bytes());
 }

@@ -14,7 +14,18 @@ use tokio::net::TcpStream;
 /// Patience for things that depend on Sentinel timing (elections, discovery).
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
+/// Logs to the test output when RUST_LOG is set (e.g. RUST_LOG=sentinel_proxy=debug).
+pub fn logs() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+}
+
 pub async fn lab(opts: LabOptions) -> Lab {
+    logs();
     tokio::task::spawn_blocking(move || Lab::start(opts))
         .await
         .expect("lab task")
