@@ -112,7 +112,15 @@ async fn check_loop(
     let mut conn: Option<RespConn> = None;
     let mut addr: Option<SocketAddr> = None;
     loop {
-        let role = match check_once(&node, &settings, &mut conn, &mut addr).await {
+        let reused = conn.is_some();
+        let mut result = check_once(&node, &settings, &mut conn, &mut addr).await;
+        if result.is_err() && reused {
+            // A kept connection may have been killed on purpose (Sentinel sends CLIENT KILL
+            // when it reconfigures a node): one fresh attempt before calling the node down.
+            conn = None;
+            result = check_once(&node, &settings, &mut conn, &mut addr).await;
+        }
+        let role = match result {
             Ok(role) => role,
             Err(e) => {
                 conn = None;

@@ -19,7 +19,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::state::SessionState;
+use super::state::{is_subscription, SessionState};
 use super::upstream::{self, Upstream};
 use super::Shared;
 use crate::metrics::{self as m, Listener};
@@ -659,18 +659,6 @@ impl Session {
         }
         self.write_client(&out).await
     }
-}
-
-fn is_subscription(head: &Head) -> bool {
-    matches!(
-        head.as_bytes(),
-        b"SUBSCRIBE"
-            | b"UNSUBSCRIBE"
-            | b"PSUBSCRIBE"
-            | b"PUNSUBSCRIBE"
-            | b"SSUBSCRIBE"
-            | b"SUNSUBSCRIBE"
-    )
 }
 
 fn fmt_secs(d: Duration) -> String {

@@ -66,6 +66,19 @@ pub enum Effect {
     Subscribe(SubKind, bool),
 }
 
+/// Is this reply head a (un)subscribe confirmation (RESP2 array or RESP3 push)?
+pub fn is_subscription(head: &Head) -> bool {
+    matches!(
+        head.as_bytes(),
+        b"SUBSCRIBE"
+            | b"UNSUBSCRIBE"
+            | b"PSUBSCRIBE"
+            | b"PUNSUBSCRIBE"
+            | b"SSUBSCRIBE"
+            | b"SUNSUBSCRIBE"
+    )
+}
+
 fn upper_eq(a: &[u8], b: &[u8]) -> bool {
     a.eq_ignore_ascii_case(b)
 }
@@ -221,15 +234,7 @@ impl SessionState {
         if self.untracked {
             return false;
         }
-        let confirm = matches!(
-            head.as_bytes(),
-            b"SUBSCRIBE"
-                | b"UNSUBSCRIBE"
-                | b"PSUBSCRIBE"
-                | b"PUNSUBSCRIBE"
-                | b"SSUBSCRIBE"
-                | b"SUNSUBSCRIBE"
-        );
+        let confirm = is_subscription(head);
         if let Some(Expect::Subscription(n)) = self.expect.front_mut() {
             if confirm || error {
                 if *n <= 1 || error {
