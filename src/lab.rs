@@ -50,6 +50,9 @@ pub struct LabOptions {
     pub down_after_ms: u64,
     pub failover_timeout_ms: u64,
     pub min_replicas_to_write: u32,
+    /// `replica-priority` of the replicas; 0 means Sentinel never promotes them (a failover
+    /// then aborts with -failover-abort-no-good-slave).
+    pub replica_priority: u32,
     /// One loopback address per node index (redis i and sentinel i share it) with the standard
     /// ports 6379/26379, the shape of the redis-ha chart. None: 127.0.0.1 with free ports.
     pub node_ips: Option<Vec<IpAddr>>,
@@ -67,6 +70,7 @@ impl Default for LabOptions {
             down_after_ms: 1000,
             failover_timeout_ms: 5000,
             min_replicas_to_write: 0,
+            replica_priority: 100,
             node_ips: None,
         }
     }
@@ -108,6 +112,23 @@ impl Proc {
     pub fn is_running(&self) -> bool {
         self.child.is_some()
     }
+
+    /// SIGSTOP (`pause = true`) or SIGCONT: a node that hangs without closing its sockets.
+    pub fn signal_pause(&self, pause: bool) -> Result<(), LabError> {
+        let Some(c) = &self.child else {
+            return Ok(());
+        };
+        let sig = if pause { "-STOP" } else { "-CONT" };
+        Command::new("kill")
+            .arg(sig)
+            .arg(c.id().to_string())
+            .status()
+            .map_err(|source| LabError::Spawn {
+                what: format!("kill {sig}"),
+                source,
+            })?;
+        Ok(())
+    }
 }
 
 pub struct Lab {
@@ -120,6 +141,8 @@ pub struct Lab {
 impl Drop for Lab {
     fn drop(&mut self) {
         for p in self.sentinels.iter_mut().chain(self.redis.iter_mut()) {
+            // A stopped process ignores nothing but SIGKILL; resume it anyway so it exits cleanly.
+            let _ = p.signal_pause(false);
             p.kill();
         }
     }
@@ -301,6 +324,10 @@ impl Lab {
             if i > 0 {
                 let m: &Proc = &redis[0];
                 args.extend([
+                    "--replica-priority".into(),
+                    opts.replica_priority.to_string(),
+                ]);
+                args.extend([
                     "--replicaof".into(),
                     m.addr.ip().to_string(),
                     m.addr.port().to_string(),
@@ -477,15 +504,27 @@ impl Lab {
         })
     }
 
-    /// `SENTINEL FAILOVER` on the first running Sentinel (a planned failover).
+    /// `SENTINEL FAILOVER` on the first running Sentinel (a planned failover). Sentinel answers
+    /// NOGOODSLAVE for a few seconds after start while its view of the replicas is still being
+    /// refreshed; that answer is retried for up to 15 s.
     pub fn failover(&self) -> Result<(), LabError> {
         let i = self
             .sentinels
             .iter()
             .position(|p| p.is_running())
             .expect("a Sentinel is running");
-        self.sentinel_call(i, &["SENTINEL", "FAILOVER", &self.opts.master_name])
-            .map(|_| ())
+        let start = Instant::now();
+        loop {
+            match self.sentinel_call(i, &["SENTINEL", "FAILOVER", &self.opts.master_name]) {
+                Err(LabError::Call { message, .. })
+                    if message.starts_with("NOGOODSLAVE")
+                        && start.elapsed() < Duration::from_secs(15) =>
+                {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                other => return other.map(|_| ()),
+            }
+        }
     }
 
     /// Wait until a Sentinel reports a master other than `old`; returns it.

@@ -35,7 +35,12 @@ async fn writers_through(
         target: p.bound.listen,
         writers: 8,
         key_prefix: "w:".into(),
-        password: None,
+        // Writers authenticate themselves, as applications do; the proxy replays their AUTH.
+        password: lab
+            .opts
+            .redis_password
+            .clone()
+            .map(sentinel_proxy::config::Secret::new),
         timeout,
     });
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -75,6 +80,7 @@ async fn planned_failover_costs_a_pause_not_errors_or_writes() {
 async fn planned_failover_with_min_replicas_to_write() {
     let mut lab = lab(LabOptions {
         min_replicas_to_write: 1,
+        redis_password: Some("pw-clients".into()),
         ..LabOptions::default()
     })
     .await;

@@ -407,22 +407,29 @@ impl Session {
         self.write_client(&out).await
     }
 
-    /// Restore on a fresh upstream what the client had set on the previous one.
+    /// Restore on a fresh upstream what the client had set on the previous one, checking on
+    /// the way that the node really is what the route says (after a lost connection the next
+    /// one may reach a node that is still dying or already demoted). Order: the client's AUTH
+    /// and HELLO, then ROLE (which a subscribed RESP2 connection could no longer send), then
+    /// name, database and subscriptions.
     async fn replay(&mut self) -> Result<(), CloseReason> {
-        let (mut frames, mut due) = self.state.replay_frames();
-        // First make sure the node really is a master: after losing a connection, the next
-        // one may reach a node that is still dying or already demoted.
-        frames.insert(0, Bytes::from_static(b"*1\r\n$4\r\nROLE\r\n"));
-        due += 1;
-        let mut verified = false;
+        let (credentials, rest, rest_due) = self.state.replay_frames();
+        let role_at = credentials.len();
+        let due = role_at + 1 + rest_due;
         let up = self.up.as_mut().expect("just connected");
         let expected_role: &[u8] = match up.target {
             upstream::Target::Master { .. } => b"MASTER",
             upstream::Target::Replica { .. } => b"SLAVE",
         };
-        for f in &frames {
-            up.write(&self.shared.route, f).await?;
+        let mut out = Vec::new();
+        for f in &credentials {
+            out.extend_from_slice(f);
         }
+        out.extend_from_slice(b"*1\r\n$4\r\nROLE\r\n");
+        for f in &rest {
+            out.extend_from_slice(f);
+        }
+        up.write(&self.shared.route, &out).await?;
         let deadline = tokio::time::Instant::now() + self.shared.timeouts.connect;
         let mut answered = 0usize;
         let mut pass: Vec<u8> = Vec::new();
@@ -436,20 +443,21 @@ impl Session {
                                 || (info.kind == FrameKind::Push && !is_subscription(&info.head));
                         if message {
                             pass.extend_from_slice(&frame);
-                        } else if !verified {
-                            if !info.head.is(expected_role) {
+                            continue;
+                        }
+                        if answered == role_at {
+                            // An unauthenticated client cannot ask ROLE; NOAUTH still proves the
+                            // node answers, and the controller confirmed its role itself.
+                            if !(info.head.is(expected_role) || info.head.is(b"NOAUTH")) {
                                 return Err(CloseReason::NotMaster);
                             }
-                            verified = true;
-                            answered += 1;
                         } else if info.kind == FrameKind::Error {
                             tracing::warn!(
-                                "state replay refused by the new master; closing the session"
+                                "state replay refused by the new node; closing the session"
                             );
                             return Err(CloseReason::ReplayFailed);
-                        } else {
-                            answered += 1;
                         }
+                        answered += 1;
                         if answered == due {
                             break;
                         }
@@ -467,7 +475,7 @@ impl Session {
             }
             match tokio::time::timeout_at(deadline, up.stream.read_buf(&mut self.ubuf)).await {
                 Ok(Ok(n)) if n > 0 => {}
-                _ if !verified => return Err(CloseReason::NotMaster),
+                _ if answered <= role_at => return Err(CloseReason::NotMaster),
                 _ => return Err(CloseReason::ReplayFailed),
             }
         }

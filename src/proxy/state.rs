@@ -115,15 +115,22 @@ impl SessionState {
         !(self.channels.is_empty() && self.patterns.is_empty() && self.shard_channels.is_empty())
     }
 
-    /// Frames that restore this state on a fresh connection, and how many replies they draw
-    /// (one per subscribed name for the subscription commands).
-    pub fn replay_frames(&self) -> (Vec<Bytes>, usize) {
-        let mut frames: Vec<Bytes> = [&self.auth, &self.hello, &self.setname, &self.select]
+    /// Frames that restore this state on a fresh connection, split in two: the credentials
+    /// (AUTH, HELLO) that must come first, and the rest (name, database, subscriptions, which
+    /// must come last). The count is how many replies the rest draws (one per subscribed name
+    /// for the subscription commands).
+    pub fn replay_frames(&self) -> (Vec<Bytes>, Vec<Bytes>, usize) {
+        let credentials: Vec<Bytes> = [&self.auth, &self.hello]
             .into_iter()
             .flatten()
             .cloned()
             .collect();
-        let mut due = frames.len();
+        let mut rest: Vec<Bytes> = [&self.setname, &self.select]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
+        let mut due = rest.len();
         for (cmd, set) in [
             (&b"SUBSCRIBE"[..], &self.channels),
             (b"PSUBSCRIBE", &self.patterns),
@@ -134,10 +141,10 @@ impl SessionState {
             }
             let mut args: Vec<&[u8]> = vec![cmd];
             args.extend(set.iter().map(|b| b.as_ref()));
-            frames.push(Bytes::from(crate::resp::args::encode_command(&args)));
+            rest.push(Bytes::from(crate::resp::args::encode_command(&args)));
             due += set.len();
         }
-        (frames, due)
+        (credentials, rest, due)
     }
 
     fn set_mut(&mut self, kind: SubKind) -> &mut BTreeSet<Bytes> {

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use sentinel_proxy::config::{Config, HostPort};
+use sentinel_proxy::config::{Config, HostPort, Secret};
 use sentinel_proxy::lab::{Lab, LabOptions};
 use sentinel_proxy::Running;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -41,6 +41,8 @@ pub fn config_for(lab: &Lab) -> Config {
         .map(|a| HostPort::parse(&a.to_string()).unwrap())
         .collect();
     let mut c = Config::for_sentinels(sentinels, &lab.opts.master_name);
+    c.redis_password = lab.opts.redis_password.clone().map(Secret::new);
+    c.sentinel_password = lab.opts.sentinel_password.clone().map(Secret::new);
     c.timeouts.role_interval = Duration::from_millis(250);
     c.timeouts.role_timeout = Duration::from_millis(500);
     c
