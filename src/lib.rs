@@ -163,7 +163,9 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         clients: AtomicUsize::new(0),
         replica_load: Mutex::new(Default::default()),
         shutdown: shutdown_rx.clone(),
+        failover_stats: Default::default(),
     });
+    tasks.spawn(proxy::report_failovers(shared.clone()));
     tasks.spawn(proxy::listener::accept_loop(
         master_l,
         metrics::Listener::Master,

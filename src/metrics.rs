@@ -7,7 +7,7 @@
 
 use std::sync::OnceLock;
 
-use metrics::{counter, gauge, Counter, Gauge};
+use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 pub const CLIENT_CONNECTIONS: &str = "sentinel_proxy_client_connections";
@@ -33,6 +33,16 @@ pub const COMMANDS_HELD: &str = "sentinel_proxy_commands_held";
 pub const SESSIONS_MIGRATED: &str = "sentinel_proxy_sessions_migrated_total";
 pub const COMMANDS_RETRIED: &str = "sentinel_proxy_commands_retried_total";
 pub const IN_FLIGHT_FAILED: &str = "sentinel_proxy_in_flight_failed_total";
+pub const REQUEST_LATENCY: &str = "sentinel_proxy_request_duration_seconds";
+pub const UPSTREAM_CONNECT_LATENCY: &str = "sentinel_proxy_upstream_connect_duration_seconds";
+pub const ROLE_CHECK_LATENCY: &str = "sentinel_proxy_role_check_duration_seconds";
+pub const SENTINEL_LAST_EVENT: &str = "sentinel_proxy_sentinel_last_event_timestamp_seconds";
+
+/// Buckets for everything measured in seconds on the data path: 50 µs to 5 s.
+const LATENCY_BUCKETS: [f64; 16] = [
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+    2.5, 5.0,
+];
 
 /// Which listener a client came in through (a bounded label value).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,9 +80,19 @@ pub struct Handles {
     pub sessions_migrated: Counter,
     pub commands_retried: Counter,
     pub in_flight_failed: Counter,
+    pub request_latency_master: Histogram,
+    pub request_latency_replica: Histogram,
+    pub upstream_connect_latency: Histogram,
 }
 
 impl Handles {
+    pub fn request_latency(&self, l: Listener) -> &Histogram {
+        match l {
+            Listener::Master => &self.request_latency_master,
+            Listener::Replica => &self.request_latency_replica,
+        }
+    }
+
     pub fn listener(&self, l: Listener) -> &ListenerHandles {
         match l {
             Listener::Master => &self.master,
@@ -106,12 +126,22 @@ pub fn init() -> PrometheusHandle {
                     &[0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0],
                 )
                 .expect("bucket list is not empty")
+                .set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Suffix("_duration_seconds".to_string()),
+                    &LATENCY_BUCKETS,
+                )
+                .expect("bucket list is not empty")
                 .build_recorder();
             let prometheus = recorder.handle();
             // Another recorder may already be installed by an embedding program; then our
             // handles record into it and /metrics shows only what ours saw.
             let _ = metrics::set_global_recorder(recorder);
             describe();
+            // Families without labels exist from the start, so dashboards and alerts see 0
+            // rather than nothing.
+            for name in [FAILOVERS, MASTER_CHANGES, SENTINEL_DISAGREEMENTS] {
+                counter!(name).absolute(0);
+            }
             gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
             let handles = Handles {
                 master: listener_handles(Listener::Master),
@@ -126,6 +156,9 @@ pub fn init() -> PrometheusHandle {
                 sessions_migrated: counter!(SESSIONS_MIGRATED),
                 commands_retried: counter!(COMMANDS_RETRIED),
                 in_flight_failed: counter!(IN_FLIGHT_FAILED),
+                request_latency_master: histogram!(REQUEST_LATENCY, "listener" => "master"),
+                request_latency_replica: histogram!(REQUEST_LATENCY, "listener" => "replica"),
+                upstream_connect_latency: histogram!(UPSTREAM_CONNECT_LATENCY),
             };
             Installed {
                 prometheus,
@@ -226,6 +259,19 @@ fn describe() {
     describe_counter!(
         IN_FLIGHT_FAILED,
         "Commands answered with an outcome-unknown error because their master went away."
+    );
+    describe_histogram!(
+        REQUEST_LATENCY,
+        "Round trip through the proxy: first byte of a request batch sent upstream to its last reply."
+    );
+    describe_histogram!(
+        UPSTREAM_CONNECT_LATENCY,
+        "TCP connect to a Redis node for a session."
+    );
+    describe_histogram!(ROLE_CHECK_LATENCY, "ROLE check round trip, by node.");
+    describe_gauge!(
+        SENTINEL_LAST_EVENT,
+        "Unix time of the last event about our master, by sentinel."
     );
     describe_gauge!(BUILD_INFO, "Always 1; the label version carries the build.");
 }

@@ -141,6 +141,11 @@ impl Controller {
             }
             Report::Event(ev) => {
                 counter!(m::SENTINEL_EVENTS, "event" => ev.name.clone()).increment(1);
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs_f64())
+                    .unwrap_or(0.0);
+                gauge!(m::SENTINEL_LAST_EVENT, "sentinel" => label.clone()).set(now);
                 self.track_failover(r.sentinel, &ev);
                 if let Some((old, new)) = ev.switch {
                     self.failing_over.clear();

@@ -169,9 +169,12 @@ async fn check_once(
         *conn = Some(c);
     }
     let c = conn.as_mut().expect("connected above");
+    let started = Instant::now();
     let frame = tokio::time::timeout(t, c.command(&[b"ROLE"]))
         .await
         .map_err(|_| ConnError::Timeout(t))??;
+    metrics::histogram!(crate::metrics::ROLE_CHECK_LATENCY, "node" => node.to_string())
+        .record(started.elapsed().as_secs_f64());
     Ok(parse_role(&frame))
 }
 

@@ -7,7 +7,7 @@ pub mod upstream;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use tokio::sync::watch;
@@ -27,4 +27,60 @@ pub struct Shared {
     /// Sessions per replica, for least-connections balancing on the replica listener.
     pub replica_load: Mutex<HashMap<SocketAddr, usize>>,
     pub shutdown: watch::Receiver<bool>,
+    pub failover_stats: FailoverStats,
+}
+
+/// What sessions did about master changes, summed for one log line per failover instead of
+/// one per session.
+#[derive(Default)]
+pub struct FailoverStats {
+    pub migrated: AtomicU64,
+    pub closed: AtomicU64,
+    pub in_flight_failed: AtomicU64,
+}
+
+impl FailoverStats {
+    fn snapshot(&self) -> [u64; 3] {
+        [
+            self.migrated.load(Ordering::Relaxed),
+            self.closed.load(Ordering::Relaxed),
+            self.in_flight_failed.load(Ordering::Relaxed),
+        ]
+    }
+}
+
+/// After every master change, log once how many sessions moved, were closed, or had commands
+/// answered as outcome-unknown (counted over the following few seconds).
+pub async fn report_failovers(shared: std::sync::Arc<Shared>) {
+    let mut rx = shared.route.subscribe();
+    let mut shutdown = shared.shutdown.clone();
+    let mut generation = shared.route.generation();
+    loop {
+        tokio::select! {
+            r = rx.changed() => if r.is_err() { return },
+            _ = shutdown.changed() => return,
+        }
+        let now = shared.route.generation();
+        if now == generation {
+            continue;
+        }
+        let before_gen = generation;
+        generation = now;
+        let before = shared.failover_stats.snapshot();
+        // Sessions move when they next have something to send or once their replies are in.
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+            _ = shutdown.changed() => return,
+        }
+        let after = shared.failover_stats.snapshot();
+        tracing::info!(
+            from_generation = before_gen,
+            generation = now,
+            sessions_migrated = after[0] - before[0],
+            sessions_closed = after[1] - before[1],
+            in_flight_failed = after[2] - before[2],
+            open_sessions = shared.clients.load(Ordering::Relaxed),
+            "sessions after master change"
+        );
+    }
 }

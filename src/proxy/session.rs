@@ -12,6 +12,7 @@
 //!    route fence after checking the generation.
 
 use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -116,6 +117,9 @@ pub struct Session {
     retry_since: Option<Instant>,
     /// Try connecting upstream again at this time (after a failed connect or verification).
     reconnect_at: Option<Instant>,
+    /// When the current round trip began (nothing was in flight before it), for the latency
+    /// histogram: one clock read per batch, not per command.
+    round_trip_since: Option<Instant>,
 }
 
 impl Session {
@@ -146,6 +150,7 @@ impl Session {
             resend: None,
             retry_since: None,
             reconnect_at: None,
+            round_trip_since: None,
         }
     }
 
@@ -322,6 +327,10 @@ impl Session {
                         Err(r) => return Err(r),
                     }
                     m::handles().sessions_migrated.increment(1);
+                    self.shared
+                        .failover_stats
+                        .migrated
+                        .fetch_add(1, Ordering::Relaxed);
                 }
                 self.had_upstream = true;
                 Ok(true)
@@ -354,6 +363,10 @@ impl Session {
             return Ok(());
         };
         if !self.movable() {
+            self.shared
+                .failover_stats
+                .closed
+                .fetch_add(1, Ordering::Relaxed);
             return Err(if reason == CloseReason::MasterChanged {
                 CloseReason::InTransaction
             } else {
@@ -395,6 +408,10 @@ impl Session {
             return Ok(());
         }
         m::handles().in_flight_failed.increment(n as u64);
+        self.shared
+            .failover_stats
+            .in_flight_failed
+            .fetch_add(n as u64, Ordering::Relaxed);
         tracing::debug!(
             in_flight = n,
             "answering in-flight commands as outcome-unknown"
@@ -503,6 +520,9 @@ impl Session {
             return Ok(());
         }
         let chunk: Bytes = self.cbuf.split_to(self.ready.bytes).freeze();
+        if self.state.in_flight() == 0 {
+            self.round_trip_since = Some(Instant::now());
+        }
         let mut off = 0;
         let mut commands = 0u64;
         let mut last_head = None;
@@ -584,6 +604,13 @@ impl Session {
                     tracing::warn!(error = %e, "upstream sent malformed RESP; closing the session");
                     return Err(CloseReason::UpstreamError);
                 }
+            }
+        }
+        if self.state.in_flight() == 0 {
+            if let Some(t) = self.round_trip_since.take() {
+                m::handles()
+                    .request_latency(self.listener)
+                    .record(t.elapsed().as_secs_f64());
             }
         }
         // A large reply streams: its scanned prefix goes out now.

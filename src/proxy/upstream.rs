@@ -73,6 +73,7 @@ impl Upstream {
         let addr = match &target {
             Target::Master { node, .. } | Target::Replica { node } => node.addr,
         };
+        let started = std::time::Instant::now();
         let stream = tokio::time::timeout(shared.timeouts.connect, TcpStream::connect(addr))
             .await
             .map_err(|_| {
@@ -81,6 +82,9 @@ impl Upstream {
                     format!("connect to {addr} timed out"),
                 )
             })??;
+        crate::metrics::handles()
+            .upstream_connect_latency
+            .record(started.elapsed().as_secs_f64());
         stream.set_nodelay(true)?;
         let lease = match &target {
             Target::Replica { node } => {
