@@ -60,7 +60,7 @@ pub async fn accept_loop(listener: TcpListener, kind: Listener, shared: Arc<Shar
             gauge: handles.connections.clone(),
             shared: shared.clone(),
         };
-        let session = Session::new(shared.clone(), kind, stream);
+        let session = Box::new(Session::new(shared.clone(), kind, stream));
         tokio::spawn(async move {
             session.run().await;
             drop(guard);

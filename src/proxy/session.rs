@@ -30,8 +30,10 @@ use crate::resp::{FrameKind, Head, Mode, Scan, Scanner};
 const READ_BUDGET: usize = 64 * 1024;
 /// A frame larger than this streams through instead of being buffered whole.
 const STREAM_AFTER: usize = 64 * 1024;
-/// Read size hint.
+/// Read size once a buffer has filled up.
 const READ_CHUNK: usize = 16 * 1024;
+/// Size of the first read into an empty buffer.
+const FIRST_READ: usize = 4 * 1024;
 /// How long replies already in flight on a demoted master are awaited before the session
 /// answers them as outcome-unknown and moves on.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
@@ -154,7 +156,7 @@ impl Session {
         }
     }
 
-    pub async fn run(mut self) {
+    pub async fn run(mut self: Box<Self>) {
         let reason = self.relay().await;
         self.held_since = None;
         self.update_held_gauge();
@@ -179,55 +181,82 @@ impl Session {
             }
             let can_read_client =
                 !self.client_eof && self.fatal.is_none() && self.cbuf.len() < READ_BUDGET;
-            if self.cbuf.capacity() - self.cbuf.len() < 512 && can_read_client {
-                self.cbuf.reserve(READ_CHUNK);
-            }
             let hold_deadline = self.held_since.map(|t| t + self.shared.timeouts.hold);
             let idle_deadline = idle
                 .filter(|_| self.state.in_flight() == 0 && !self.state.subscribed())
                 .map(|d| last_input + d);
-            let has_up = self.up.is_some();
             let drain_deadline = self.draining_since.map(|t| t + DRAIN_TIMEOUT);
-            let wake_at = match (self.reconnect_at, self.resend.as_ref().map(|r| r.2)) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let wake_at = self.reconnect_at.or(self.resend.as_ref().map(|r| r.2));
+            // One timer for all deadlines keeps the session small; which one fired is sorted
+            // out below.
+            let next = [wake_at, drain_deadline, hold_deadline, idle_deadline]
+                .into_iter()
+                .flatten()
+                .min();
+            let has_up = self.up.is_some();
+            if self.state.in_flight() == 0 && self.ready.bytes == 0 && !self.req.mid_frame() {
+                // Idle sessions keep no buffers: readiness is awaited without one.
+                release(&mut self.cbuf);
+                release(&mut self.ubuf);
+            }
             tokio::select! {
-                r = self.client.read_buf(&mut self.cbuf), if can_read_client => match r {
-                    Ok(0) => self.client_eof = true,
-                    Ok(n) => {
-                        last_input = Instant::now();
-                        m::handles().bytes_from_clients.increment(n as u64);
-                        if let Err(e) = self.scan_requests() {
-                            m::handles().client_protocol_errors.increment(1);
-                            self.fatal = Some(format!("-ERR Protocol error: {e}\r\n"));
+                r = self.client.readable(), if can_read_client => {
+                    if r.is_err() {
+                        return CloseReason::ClientError;
+                    }
+                    reserve_for_read(&mut self.cbuf);
+                    match self.client.try_read_buf(&mut self.cbuf) {
+                        Ok(0) => self.client_eof = true,
+                        Ok(n) => {
+                            last_input = Instant::now();
+                            m::handles().bytes_from_clients.increment(n as u64);
+                            if let Err(e) = self.scan_requests() {
+                                m::handles().client_protocol_errors.increment(1);
+                                self.fatal = Some(format!("-ERR Protocol error: {e}\r\n"));
+                            }
                         }
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(_) => return CloseReason::ClientError,
                     }
-                    Err(_) => return CloseReason::ClientError,
                 },
-                r = read_upstream(&mut self.up, &mut self.ubuf), if has_up => match r {
-                    Ok(n) if n > 0 => {
-                        if let Err(r) = self.relay_replies().await { return r; }
-                    }
-                    _ => {
-                        if let Err(r) = self.upstream_lost().await { return r; }
+                r = upstream_readable(&self.up), if has_up => {
+                    let result = match r {
+                        Ok(()) => {
+                            reserve_for_read(&mut self.ubuf);
+                            let up = self.up.as_mut().expect("guarded by has_up");
+                            up.stream.try_read_buf(&mut self.ubuf)
+                        }
+                        Err(e) => Err(e),
+                    };
+                    match result {
+                        Ok(n) if n > 0 => {
+                            if let Err(r) = self.relay_replies().await { return r; }
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        _ => {
+                            if let Err(r) = Box::pin(self.upstream_lost()).await { return r; }
+                        }
                     }
                 },
                 r = route_rx.changed() => {
                     if r.is_err() { return CloseReason::Shutdown; }
                     if let Err(reason) = self.on_route_change() { return reason; }
                 }
-                _ = sleep_until(wake_at), if wake_at.is_some() => {
-                    self.reconnect_at = None;
-                }
-                _ = sleep_until(drain_deadline), if drain_deadline.is_some() => {
-                    if let Err(r) = self.fail_in_flight().await { return r; }
-                }
-                _ = sleep_until(hold_deadline), if hold_deadline.is_some() => {
-                    if let Err(r) = self.fail_held().await { return r; }
-                }
-                _ = sleep_until(idle_deadline), if idle_deadline.is_some() => {
-                    return CloseReason::IdleTimeout;
+                _ = sleep_until(next), if next.is_some() => {
+                    let now = Instant::now();
+                    let passed = |d: Option<Instant>| d.is_some_and(|d| d <= now);
+                    if passed(wake_at) {
+                        self.reconnect_at = None;
+                    }
+                    if passed(drain_deadline) {
+                        if let Err(r) = Box::pin(self.fail_in_flight()).await { return r; }
+                    }
+                    if passed(hold_deadline) {
+                        if let Err(r) = Box::pin(self.fail_held()).await { return r; }
+                    }
+                    if passed(idle_deadline) {
+                        return CloseReason::IdleTimeout;
+                    }
                 }
                 _ = shutdown.changed() => return CloseReason::Shutdown,
             }
@@ -310,12 +339,12 @@ impl Session {
         if self.reconnect_at.is_some() {
             return Ok(false);
         }
-        match Upstream::connect(target, &self.shared).await {
+        match Box::pin(Upstream::connect(target, &self.shared)).await {
             Ok(up) => {
                 self.up = Some(up);
                 self.rep.reset();
                 if self.had_upstream {
-                    match self.replay().await {
+                    match Box::pin(self.replay()).await {
                         Ok(()) => {}
                         Err(CloseReason::NotMaster) => {
                             // Connected to a dying or demoted node: nothing was sent; wait.
@@ -707,12 +736,33 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-async fn read_upstream(up: &mut Option<Upstream>, buf: &mut BytesMut) -> std::io::Result<usize> {
-    let up = up.as_mut().expect("guarded by has_up");
-    if buf.capacity() - buf.len() < 512 {
-        buf.reserve(READ_CHUNK);
+async fn upstream_readable(up: &Option<Upstream>) -> std::io::Result<()> {
+    up.as_ref()
+        .expect("guarded by has_up")
+        .stream
+        .readable()
+        .await
+}
+
+/// Room for the next read: small at first (most requests and replies are), more while reads
+/// keep filling the buffer.
+fn reserve_for_read(buf: &mut BytesMut) {
+    let spare = buf.capacity() - buf.len();
+    if spare < 512 {
+        let want = if buf.capacity() == 0 {
+            FIRST_READ
+        } else {
+            READ_CHUNK
+        };
+        buf.reserve(want);
     }
-    up.stream.read_buf(buf).await
+}
+
+/// Give an empty buffer's memory back.
+fn release(buf: &mut BytesMut) {
+    if buf.is_empty() && buf.capacity() > 0 {
+        *buf = BytesMut::new();
+    }
 }
 
 /// Dropped when the session ends, whatever the path.
@@ -727,5 +777,44 @@ impl Drop for ConnGuard {
         self.shared
             .clients
             .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An idle session costs its task (the future) plus the boxed Session, and no buffers.
+    /// HAProxy holds ~3.3 KiB per idle proxied connection; our budget is 3 KiB including the
+    /// allocator's and tokio's overhead, so the structures themselves must stay well below.
+    #[tokio::test]
+    async fn idle_session_fits_the_memory_budget() {
+        let (_w, r) = crate::route::table();
+        let (_tx, rx) = tokio::sync::watch::channel(false);
+        let shared = Arc::new(Shared {
+            route: r,
+            scan_limits: Default::default(),
+            timeouts: crate::config::FileConfig::default()
+                .validate()
+                .unwrap()
+                .timeouts,
+            master_name: "m".into(),
+            max_clients: 1,
+            clients: Default::default(),
+            replica_load: Default::default(),
+            shutdown: rx,
+            failover_stats: Default::default(),
+        });
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let session = Box::new(Session::new(shared, Listener::Master, c));
+        assert_eq!(session.cbuf.capacity() + session.ubuf.capacity(), 0);
+        let boxed = std::mem::size_of::<Session>();
+        let fut = session.run();
+        let task = std::mem::size_of_val(&fut);
+        assert!(
+            boxed + task <= 2304,
+            "session {boxed} B + task {task} B exceed the idle budget"
+        );
     }
 }
