@@ -41,6 +41,15 @@ async fn disagreeing_sentinels_majority_wins_and_no_majority_means_no_master() {
         .await
         .unwrap();
     assert_eq!(info_port(&info), a_master.port());
+    // The odd one out is counted once its disagreement outlasts the propagation grace.
+    eventually("the disagreement counted", || async {
+        let (_, m) = http_get(p.bound.admin.unwrap(), "/metrics").await;
+        m.lines()
+            .find_map(|l| l.strip_prefix("sentinel_proxy_sentinel_disagreements_total "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|v| *v >= 1.0)
+    })
+    .await;
     p.stop().await;
 
     // 1 against 1 is no strict majority: no master, /readyz says so, a command waits for the

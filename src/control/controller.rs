@@ -23,7 +23,14 @@ use crate::route::{Node, RouteState, RouteWriter};
 struct SentinelState {
     up: bool,
     view: Option<MasterView>,
+    /// Since when this Sentinel has reported a master other than the routed one, and whether
+    /// that was already counted.
+    disagrees_since: Option<(Instant, bool)>,
 }
+
+/// Sentinels lag a second or two behind a failover; only a disagreement that outlasts this is
+/// counted and logged.
+const DISAGREEMENT_GRACE: Duration = Duration::from_secs(5);
 
 struct Candidate {
     node: HostPort,
@@ -86,7 +93,10 @@ impl Controller {
             tokio::select! {
                 Some(r) = sentinel_rx.recv() => self.on_sentinel(r),
                 Some(h) = health_rx.recv() => self.on_health(h),
-                _ = tick.tick() => self.expire_holds(),
+                _ = tick.tick() => {
+                    self.expire_holds();
+                    self.count_disagreements();
+                }
                 _ = shutdown.changed() => return,
             }
             self.sync_checkers();
@@ -120,20 +130,6 @@ impl Controller {
                 gauge!(m::SENTINEL_LINK_UP, "sentinel" => label).set(0.0);
             }
             Report::View(view) => {
-                if let (Some(c), Some(v)) = (&self.candidate, &view.master) {
-                    if *v != c.node {
-                        let was = self
-                            .sentinels
-                            .get(&r.sentinel)
-                            .and_then(|s| s.view.as_ref())
-                            .and_then(|v| v.master.clone());
-                        if was.as_ref() != Some(v) {
-                            tracing::info!(sentinel = %r.sentinel, reports = %v, routed = %c.node,
-                                epoch = view.epoch, "Sentinel reports another master");
-                            counter!(m::SENTINEL_DISAGREEMENTS).increment(1);
-                        }
-                    }
-                }
                 let s = self.sentinels.entry(r.sentinel).or_default();
                 s.up = true;
                 s.view = Some(view);
@@ -203,6 +199,30 @@ impl Controller {
                 self.failing_over.remove(&sentinel);
             }
             _ => {}
+        }
+    }
+
+    /// A Sentinel that keeps reporting another master than the routed one is ignored (the
+    /// majority and the epochs decide) but counted and logged once per episode.
+    fn count_disagreements(&mut self) {
+        let routed = self.candidate.as_ref().map(|c| c.node.clone());
+        for (addr, s) in self.sentinels.iter_mut() {
+            let reported = s.view.as_ref().and_then(|v| v.master.as_ref());
+            let differs = s.up && reported.is_some() && reported != routed.as_ref();
+            match (&mut s.disagrees_since, differs) {
+                (None, true) => s.disagrees_since = Some((Instant::now(), false)),
+                (Some(_), false) => s.disagrees_since = None,
+                (Some((since, counted)), true)
+                    if !*counted && since.elapsed() >= DISAGREEMENT_GRACE =>
+                {
+                    *counted = true;
+                    counter!(m::SENTINEL_DISAGREEMENTS).increment(1);
+                    tracing::warn!(sentinel = %addr, reports = ?reported.map(|h| h.to_string()),
+                        routed = ?routed.as_ref().map(|h| h.to_string()),
+                        "a Sentinel keeps reporting another master; ignored");
+                }
+                _ => {}
+            }
         }
     }
 
