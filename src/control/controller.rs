@@ -87,6 +87,9 @@ impl Controller {
         mut health_rx: mpsc::Receiver<HealthReport>,
     ) {
         let mut shutdown = self.shutdown.clone();
+        // The state families exist from the start, so "no master yet" is visible to alerts.
+        let start = self.writer.current();
+        export_route(&start, None);
         // Re-evaluates expiring holds even when no report arrives.
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         loop {
@@ -412,23 +415,7 @@ impl Controller {
             }
             _ => {}
         }
-        gauge!(m::ROUTE_GENERATION).set(route.generation as f64);
-        for (s, name) in [
-            (RouteState::NoMaster, "no_master"),
-            (RouteState::Serving, "serving"),
-            (RouteState::Holding, "holding"),
-        ] {
-            gauge!(m::ROUTE_STATE, "state" => name).set(if s == route.state { 1.0 } else { 0.0 });
-        }
-        if route.generation != current.generation {
-            counter!(m::MASTER_CHANGES).increment(1);
-            if let Some(old) = &current.master {
-                gauge!(m::MASTER_INFO, "address" => old.name.to_string()).set(0.0);
-            }
-            if let Some(new) = &route.master {
-                gauge!(m::MASTER_INFO, "address" => new.name.to_string()).set(1.0);
-            }
-        }
+        export_route(&route, Some(&current));
         let since_switch_ms = if route.state == RouteState::Serving {
             self.candidate
                 .as_mut()
@@ -445,5 +432,29 @@ impl Controller {
             since_switch_ms,
             "route published"
         );
+    }
+}
+
+/// Route gauges and the master-change counter for a newly published route.
+fn export_route(route: &crate::route::Route, previous: Option<&crate::route::Route>) {
+    gauge!(m::ROUTE_GENERATION).set(route.generation as f64);
+    for (s, name) in [
+        (RouteState::NoMaster, "no_master"),
+        (RouteState::Serving, "serving"),
+        (RouteState::Holding, "holding"),
+    ] {
+        gauge!(m::ROUTE_STATE, "state" => name).set(if s == route.state { 1.0 } else { 0.0 });
+    }
+    let Some(previous) = previous else {
+        return;
+    };
+    if route.generation != previous.generation {
+        counter!(m::MASTER_CHANGES).increment(1);
+        if let Some(old) = &previous.master {
+            gauge!(m::MASTER_INFO, "address" => old.name.to_string()).set(0.0);
+        }
+        if let Some(new) = &route.master {
+            gauge!(m::MASTER_INFO, "address" => new.name.to_string()).set(1.0);
+        }
     }
 }
