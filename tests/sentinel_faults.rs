@@ -16,9 +16,13 @@ async fn one_sentinel_down_changes_nothing_two_down_keeps_serving_and_restarts_r
     lab.kill_sentinel(0);
     let gen = p.route().generation();
     tokio::task::block_in_place(|| lab.failover()).unwrap();
-    let r = tokio::time::timeout(PATIENCE, p.route().wait_for(|r| r.generation > gen && r.serving_master().is_some()))
-        .await
-        .unwrap();
+    let r = tokio::time::timeout(
+        PATIENCE,
+        p.route()
+            .wait_for(|r| r.generation > gen && r.serving_master().is_some()),
+    )
+    .await
+    .unwrap();
     assert_eq!(Some(r.master.as_ref().unwrap().addr), lab.master());
     let link = format!("sentinel_proxy_sentinel_link_up{{sentinel=\"{s0}\"}} 0");
     eventually("the dead Sentinel's link reported down", || async {
@@ -32,7 +36,12 @@ async fn one_sentinel_down_changes_nothing_two_down_keeps_serving_and_restarts_r
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     assert!(p.route().load().serving_master().is_some());
     let mut c = client(p.bound.listen).await;
-    let _: () = redis::cmd("SET").arg("k").arg("v").query_async(&mut c).await.unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .query_async(&mut c)
+        .await
+        .unwrap();
     let (status, _) = http_get(admin, "/readyz").await;
     assert_eq!(status, 200);
 
@@ -54,7 +63,10 @@ async fn without_a_majority_at_start_there_is_no_master_until_sentinels_return()
     lab.kill_sentinel(2);
     let p = sentinel_proxy::start(config_for(&lab)).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-    assert!(p.route().load().master.is_none(), "1 of 3 Sentinels is no majority");
+    assert!(
+        p.route().load().master.is_none(),
+        "1 of 3 Sentinels is no majority"
+    );
     let (status, _) = http_get(p.bound.admin.unwrap(), "/readyz").await;
     assert_eq!(status, 503);
     tokio::task::block_in_place(|| lab.restart_sentinel(1)).unwrap();
