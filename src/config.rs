@@ -49,22 +49,43 @@ impl ConfigError {
     }
 }
 
-/// A password: never printed, not even by `{:?}`.
+/// A password, and the ACL user it belongs to when there is one (`AUTH <user> <password>`;
+/// HAProxy mode reads it from the chart's `AUTH` lines). The password is never printed, not even
+/// by `{:?}`.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub struct Secret {
+    password: String,
+    username: Option<String>,
+}
 
 impl Secret {
     pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
+        Secret {
+            password: s.into(),
+            username: None,
+        }
+    }
+    /// The same password for an ACL user: the control plane then sends `AUTH <user> <password>`.
+    pub fn for_user(self, username: impl Into<String>) -> Self {
+        Secret {
+            username: Some(username.into()),
+            ..self
+        }
     }
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.password
+    }
+    pub fn username(&self) -> Option<&str> {
+        self.username.as_deref()
     }
 }
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
+        match &self.username {
+            Some(u) => write!(f, "Secret(user {u:?}, ***)"),
+            None => f.write_str("Secret(***)"),
+        }
     }
 }
 
@@ -380,7 +401,7 @@ fn in_range(key: &str, v: u64, min: u64, max: u64) -> Result<u64, ConfigError> {
 }
 
 fn secret(s: Option<String>) -> Option<Secret> {
-    s.filter(|p| !p.is_empty()).map(Secret)
+    s.filter(|p| !p.is_empty()).map(Secret::new)
 }
 
 impl FileConfig {

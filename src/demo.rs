@@ -1,11 +1,16 @@
 //! `sentinel-proxy demo`: a local 3 redis + 3 sentinel topology, the proxy in front of it, and
-//! one planned failover under a few writers, with what those writers saw.
+//! the failover benchmark (`bench failover`) once through the proxy — and, when `haproxy` is
+//! installed, once more through HAProxy configured as the redis-ha chart does (on a fresh
+//! topology) — with both reports side by side.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::bench::load::{self, LoadOptions};
+use std::path::PathBuf;
+
+use crate::bench::haproxy::{Haproxy, HaproxyError};
+use crate::bench::{report, svg, write_outputs, FailoverOptions, Report, Trigger};
 use crate::config::{Config, HostPort};
 use crate::lab::{Lab, LabOptions};
 
@@ -26,6 +31,23 @@ pub struct DemoArgs {
     /// Exit after the failover report instead of waiting for Ctrl-C.
     #[arg(long)]
     pub once: bool,
+    /// Traffic before SENTINEL FAILOVER.
+    #[arg(long, default_value = "2s", value_parser = demo_duration)]
+    pub before: Duration,
+    /// Traffic after +switch-master: long enough to see Sentinel demote the old master
+    /// (+convert-to-slave, ~10 s after the switch) and what HAProxy's clients do then.
+    #[arg(long, default_value = "12s", value_parser = demo_duration)]
+    pub after: Duration,
+    /// Do not run the second benchmark through HAProxy even when it is installed.
+    #[arg(long)]
+    pub no_haproxy: bool,
+    /// Also write <label>.json for each run, failover.svg (both runs) and the haproxy.cfg used.
+    #[arg(long)]
+    pub report_dir: Option<PathBuf>,
+}
+
+fn demo_duration(s: &str) -> Result<Duration, String> {
+    crate::config::parse_duration("duration", s).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +56,10 @@ pub enum DemoError {
     Lab(#[from] crate::lab::LabError),
     #[error(transparent)]
     Proxy(#[from] crate::Error),
+    #[error(transparent)]
+    Bench(#[from] crate::bench::BenchError),
+    #[error(transparent)]
+    Haproxy(HaproxyError),
     #[error("{0}")]
     Other(String),
 }
@@ -97,67 +123,85 @@ pub async fn run(args: DemoArgs, interrupt: impl Future<Output = ()>) -> Result<
     }
 
     println!(
-        "== {} writers INCR their own keys through the proxy; SENTINEL FAILOVER in 2 s …",
-        args.writers
+        "== benchmark 1: {} writers INCR through the proxy; SENTINEL FAILOVER after {} s, then {} s more",
+        args.writers,
+        args.before.as_secs_f64(),
+        args.after.as_secs_f64()
     );
-    let writers = load::start(LoadOptions {
-        target: b.listen,
-        writers: args.writers,
-        key_prefix: "demo:writer:".into(),
-        password: None,
-        timeout: Duration::from_secs(2),
-    });
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let started = tokio::time::Instant::now();
-    lab.failover()?;
-    let gen = route.generation();
-    tokio::time::timeout(
-        Duration::from_secs(30),
-        route.wait_for(|r| r.generation > gen && r.serving_master().is_some()),
-    )
-    .await
-    .map_err(|_| DemoError::Other("no new master was routed within 30 s".into()))?;
-    let switched_after = started.elapsed();
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let reports = writers.stop().await;
-    let master = route
-        .load()
-        .master
-        .as_ref()
-        .map(|m| m.addr)
-        .ok_or_else(|| DemoError::Other("no master at the end".into()))?;
-    let finals: Vec<i64> = reports
-        .iter()
-        .map(|r| {
-            lab.redis_call(master, &["GET", &r.key])
-                .ok()
-                .and_then(|f| crate::lab::text(&f))
-                .and_then(|t| t.parse().ok())
-                .unwrap_or(0)
+    let bench = |label: &str, target: SocketAddr, lab: &Lab| {
+        let mut o = FailoverOptions::new(target, lab.sentinel_addrs());
+        o.label = label.to_string();
+        o.master_name = lab.opts.master_name.clone();
+        o.writers = args.writers;
+        o.trigger = Some(Trigger::SentinelFailover);
+        o.before = args.before;
+        o.after = args.after;
+        o.max_wait = Duration::from_secs(30);
+        o.key_prefix = format!("demo:{label}");
+        o.progress = true;
+        o
+    };
+    let via_proxy = crate::bench::failover(bench("sentinel-proxy", b.listen, &lab)).await?;
+    let mut runs = vec![via_proxy];
+
+    // The same through HAProxy configured as the redis-ha chart does, on a fresh topology (the
+    // first one would need time to settle, and Sentinel to allow another failover).
+    let mut haproxy_cfg = None;
+    let haproxy_installed = crate::lab::have("haproxy");
+    if !args.no_haproxy && !haproxy_installed {
+        println!(
+            "== haproxy is not installed, so there is nothing to compare with: \
+             apt-get install haproxy (Debian/Ubuntu) and run the demo again"
+        );
+    }
+    if !args.no_haproxy && haproxy_installed {
+        println!(
+            "== benchmark 2: the same through HAProxy with the redis-ha chart's haproxy.cfg (fresh topology) …"
+        );
+        let started = tokio::task::spawn_blocking(|| {
+            let lab = Lab::start(LabOptions::default())?;
+            let h = Haproxy::start(&lab).map_err(DemoError::Haproxy)?;
+            Ok::<_, DemoError>((lab, h))
         })
-        .collect();
-    let s = load::summarise(&reports, &finals);
-    println!(
-        "== failover {old} -> {master}: routed {} ms after SENTINEL FAILOVER",
-        switched_after.as_millis()
-    );
-    println!("   acknowledged writes   {}", s.acked);
-    println!(
-        "   errors                {}{}",
-        s.errors.values().sum::<u64>(),
-        if s.errors.is_empty() {
-            String::new()
-        } else {
-            format!(" {:?}", s.errors)
+        .await
+        .map_err(|e| DemoError::Other(e.to_string()))?;
+        match started {
+            Ok((lab2, h)) => {
+                println!("   haproxy {} ({})", h.listen, h.config.display());
+                haproxy_cfg = std::fs::read_to_string(&h.config).ok();
+                match crate::bench::failover(bench("haproxy", h.listen, &lab2)).await {
+                    Ok(r) => runs.push(r),
+                    Err(e) => println!("   the HAProxy run failed: {e}"),
+                }
+                drop(h);
+                drop(lab2);
+            }
+            Err(e) => println!("   skipped: {e}"),
         }
-    );
-    println!("   reconnects            {}", s.reconnects);
-    println!("   acknowledged but lost {}", s.lost);
-    println!("   longest write gap     {} ms", s.longest_gap.as_millis());
-    println!(
-        "   latency p50/p99/max   {}/{}/{} µs",
-        s.p50_us, s.p99_us, s.max_us
-    );
+    }
+
+    let refs: Vec<&Report> = runs.iter().collect();
+    println!("== what the writers saw (SENTINEL FAILOVER under load; lost = acknowledged, then not on the new master)");
+    println!("{}", report::table(&refs));
+    for r in &runs {
+        println!("{}", report::timeline(r));
+    }
+    if let Some(dir) = &args.report_dir {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| DemoError::Other(format!("{}: {e}", dir.display())))?;
+        for r in &runs {
+            write_outputs(r, Some(&dir.join(format!("{}.json", r.label))), None)?;
+        }
+        std::fs::write(dir.join("failover.svg"), svg::render_all(&refs))
+            .map_err(|e| DemoError::Other(format!("{}: {e}", dir.display())))?;
+        if let Some(cfg) = haproxy_cfg {
+            let _ = std::fs::write(dir.join("haproxy.cfg"), cfg);
+        }
+        println!(
+            "== reports written to {} (<label>.json, failover.svg)",
+            dir.display()
+        );
+    }
     if args.once {
         proxy.stop().await;
         return Ok(());

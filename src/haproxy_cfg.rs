@@ -722,9 +722,10 @@ struct Section {
 impl Section {
     fn label(&self) -> String {
         if self.name.is_empty() {
-            self.header.w(0).to_string()
+            shown_word(&self.header, 0)
         } else {
-            format!("{} {}", self.header.w(0), self.name)
+            // The name is always the header's second word.
+            format!("{} {}", shown_word(&self.header, 0), shown_word(&self.header, 1))
         }
     }
     fn is_front(&self) -> bool {
@@ -2201,11 +2202,29 @@ fn keyword_of(line: &Line) -> String {
         "mode",
     ];
     if (w0 == "no" || w0 == "default") && line.w(1) == "option" && !line.w(2).is_empty() {
-        format!("{w0} option {}", line.w(2))
+        format!("{w0} option {}", shown_word(line, 2))
     } else if two.contains(&w0) && !line.w(1).is_empty() {
-        format!("{w0} {}", line.w(1))
+        format!("{w0} {}", shown_word(line, 1))
     } else {
-        w0.to_string()
+        shown_word(line, 0)
+    }
+}
+
+/// Word `i` of a line for display: what a variable expanded to is never shown
+/// (it may be a secret), `${...}` stands for it.
+fn shown_word(line: &Line, i: usize) -> String {
+    match line.raw_words.get(i) {
+        Some(w) if w.segs.iter().any(|s| matches!(s, Seg::Var(_))) => {
+            let mut out = String::new();
+            for s in &w.segs {
+                match s {
+                    Seg::Lit(v) => out.push_str(&String::from_utf8_lossy(v)),
+                    Seg::Var(_) => out.push_str("${...}"),
+                }
+            }
+            out
+        }
+        _ => line.w(i).to_string(),
     }
 }
 

@@ -321,6 +321,11 @@ impl Lab {
                     p.clone(),
                 ]);
             }
+            if opts.node_ips.is_some() {
+                // Connections leave from 127.0.0.1 whatever the bind; announce the node's own
+                // address so the master and the Sentinels tell the replicas apart.
+                args.extend(["--replica-announce-ip".into(), addr.ip().to_string()]);
+            }
             if i > 0 {
                 let m: &Proc = &redis[0];
                 args.extend([
@@ -370,6 +375,9 @@ impl Lab {
             );
             if let Some(p) = &opts.redis_password {
                 text.push_str(&format!("sentinel auth-pass {name} {p}\n"));
+            }
+            if opts.node_ips.is_some() {
+                text.push_str(&format!("sentinel announce-ip {}\n", addr.ip()));
             }
             if let Some(p) = &opts.sentinel_password {
                 text.push_str(&format!("requirepass {p}\nsentinel sentinel-pass {p}\n"));

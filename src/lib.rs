@@ -3,7 +3,8 @@
 //! # Layout
 //! ```text
 //! config.rs        FileConfig (TOML + env) → validate() → Config           (edge)
-//! haproxy_cfg.rs   reads the redis-ha chart's haproxy.cfg (compat mode)   (edge)
+//! haproxy_cfg.rs   reads the redis-ha chart's haproxy.cfg                 (edge)
+//! compat.rs        HAProxy compatibility mode: flags, haproxy.cfg → Config (edge)
 //! admin.rs         /metrics /healthz /readyz                              (edge)
 //! metrics.rs       every metric name and the cached hot-path handles      (edge)
 //! route.rs         Route snapshot in an ArcSwap + watch; ONE writer        (shared state)
@@ -13,6 +14,8 @@
 //! proxy/           listener.rs accept · session.rs one task per client ·
 //!                  state.rs what a session did · upstream.rs node choice  (data path)
 //! lab.rs           spawns local redis-server/redis-sentinel topologies    (tests, demo, bench)
+//! bench/           failover benchmark: writers, Sentinel timeline, report, SVG, HAProxy peer
+//! demo.rs          `sentinel-proxy demo`
 //! ```
 //! The data path never talks to Sentinels and the control plane never touches client bytes:
 //! they meet only in [`route`]. docs/architecture.md tells the life of a session.
@@ -21,6 +24,7 @@
 
 pub mod admin;
 pub mod bench;
+pub mod compat;
 pub mod config;
 pub mod control;
 pub mod demo;

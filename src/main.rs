@@ -1,6 +1,7 @@
 //! Command line only: parse, set up logging, call the library.
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -29,6 +30,15 @@ enum Cmd {
     Demo(sentinel_proxy::demo::DemoArgs),
     /// Print the validated configuration (passwords hidden) and exit.
     CheckConfig,
+    /// Failover benchmark: writers through a target, the Sentinel event timeline, a report.
+    Bench(sentinel_proxy::bench::BenchArgs),
+    /// HAProxy compatibility mode, as when started as `haproxy`: `haproxy -W -db -f haproxy.cfg`.
+    #[command(disable_help_flag = true)]
+    Haproxy {
+        /// HAProxy's options: -f FILE|DIR, -c, -W, -db, -D, -p PIDFILE, -q, -v (see `-h`).
+        #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
+        args: Vec<OsString>,
+    },
 }
 
 fn init_logging(format: LogFormat, filter: &str) {
@@ -37,7 +47,9 @@ fn init_logging(format: LogFormat, filter: &str) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
+        .with_target(false)
+        // Colours only on a terminal: pod logs and files get plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -59,8 +71,59 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
+/// HAProxy compatibility mode (sentinel_proxy::compat): HAProxy's flags, the chart's haproxy.cfg.
+fn haproxy(args: Vec<OsString>) -> anyhow::Result<()> {
+    use sentinel_proxy::compat::{self, HaproxyAction};
+    let args = compat::parse_haproxy_args(args)?;
+    match args.action {
+        HaproxyAction::Version { verbose } => {
+            print!("{}", compat::version_text(verbose));
+            return Ok(());
+        }
+        HaproxyAction::Help => {
+            println!("{}", compat::USAGE);
+            return Ok(());
+        }
+        HaproxyAction::Run | HaproxyAction::Check => {}
+    }
+    let env = sentinel_proxy::haproxy_cfg::process_env;
+    let (format, filter) = compat::log_settings(&args, &env)?;
+    init_logging(format, filter);
+    let config = compat::load(&args, &env)?;
+    if args.action == HaproxyAction::Check {
+        println!("Configuration file is valid");
+        return Ok(());
+    }
+    compat::log_flags(&args);
+    if let Some(path) = &args.pid_file {
+        compat::write_pid_file(path)?;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let shutdown = async {
+        tokio::select! {
+            _ = shutdown_signal() => {}
+            _ = compat::haproxy_signals() => {}
+        }
+    };
+    runtime.block_on(sentinel_proxy::run(config, shutdown))?;
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
+    let mut argv = std::env::args_os();
+    if argv
+        .next()
+        .is_some_and(|a| sentinel_proxy::compat::invoked_as_haproxy(&a))
+    {
+        return haproxy(argv.collect());
+    }
     let cli = Cli::parse();
+    if let Some(Cmd::Haproxy { args }) = cli.command {
+        return haproxy(args);
+    }
     let env: HashMap<String, String> = std::env::vars().collect();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -84,6 +147,11 @@ fn main() -> anyhow::Result<()> {
             init_logging(LogFormat::Text, "warn");
             runtime.block_on(sentinel_proxy::demo::run(args, shutdown_signal()))?;
         }
+        Cmd::Bench(args) => {
+            init_logging(LogFormat::Text, "warn");
+            runtime.block_on(sentinel_proxy::bench::main(args, &env))?;
+        }
+        Cmd::Haproxy { .. } => unreachable!("handled before the runtime starts"),
     }
     Ok(())
 }

@@ -2,9 +2,14 @@
 //! acknowledged value, every error by kind, reconnects, and successful writes per 100 ms slot.
 //! Because each writer owns its key and INCR returns the new value, the last acknowledged value
 //! is exactly how many writes the key must hold afterwards: anything less is lost data.
+//!
+//! Two key schemes: [`Keys::PerWriter`] (`<prefix><writer>`, what the failover tests use) and
+//! [`Keys::PerSlot`] (`<prefix>:<writer>:<slot>`, what `bench failover` uses), where a new key
+//! starts every 100 ms so a lost acknowledged write can be attributed to its time slot.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,10 +33,62 @@ pub struct LoadOptions {
     pub timeout: Duration,
 }
 
+/// Which keys the writers INCR.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Keys {
+    /// One key per writer: `<prefix><writer>`.
+    #[default]
+    PerWriter,
+    /// One key per writer and 100 ms slot: `<prefix>:<writer>:<slot>`.
+    PerSlot,
+}
+
+impl Keys {
+    /// The key writer `index` INCRs during `slot`.
+    pub fn key(self, prefix: &str, index: usize, slot: u64) -> String {
+        match self {
+            Keys::PerWriter => format!("{prefix}{index}"),
+            Keys::PerSlot => format!("{prefix}:{index}:{slot}"),
+        }
+    }
+}
+
+/// One acknowledged INCR.
+#[derive(Debug, Clone, Copy)]
+pub struct Ack {
+    /// The 100 ms slot in which the command was sent (and so its key, with [`Keys::PerSlot`]).
+    pub slot: u64,
+    /// The value INCR returned.
+    pub value: i64,
+    /// When the reply arrived, since the start of the load.
+    pub at_us: u64,
+}
+
+/// Counters shared with whoever shows progress while the load runs.
+#[derive(Debug, Default)]
+pub struct Live {
+    pub acked: AtomicU64,
+    pub errors: AtomicU64,
+    pub reconnects: AtomicU64,
+}
+
+impl Live {
+    pub fn snapshot(&self) -> (u64, u64, u64) {
+        (
+            self.acked.load(Ordering::Relaxed),
+            self.errors.load(Ordering::Relaxed),
+            self.reconnects.load(Ordering::Relaxed),
+        )
+    }
+}
+
 /// What one writer saw.
 #[derive(Debug, Default, Clone)]
 pub struct WriterReport {
+    /// The writer's key ([`Keys::PerWriter`]) or key prefix `<prefix>:<writer>` ([`Keys::PerSlot`]).
     pub key: String,
+    pub index: usize,
+    pub keys: Keys,
     pub acked: u64,
     /// Highest value an INCR reply returned.
     pub last_value: i64,
@@ -44,6 +101,20 @@ pub struct WriterReport {
     pub latencies_us: Vec<u64>,
     /// Times (since start) of acknowledged writes, for "acknowledged after +switch-master".
     pub ack_times_ms: Vec<u64>,
+    /// Every acknowledged write, in order.
+    pub acks: Vec<Ack>,
+    /// Times (since start, µs) at which the writer lost its connection.
+    pub reconnect_times_us: Vec<u64>,
+}
+
+impl WriterReport {
+    /// The key this writer INCRed during `slot`.
+    pub fn key_for(&self, slot: u64) -> String {
+        match self.keys {
+            Keys::PerWriter => self.key.clone(),
+            Keys::PerSlot => format!("{}:{slot}", self.key),
+        }
+    }
 }
 
 /// The kind of an error for the report: the error code of a reply, or what failed.
@@ -64,24 +135,36 @@ async fn connect(opts: &LoadOptions) -> Result<RespConn, ConnError> {
 
 async fn writer(
     opts: Arc<LoadOptions>,
+    keys: Keys,
     index: usize,
     start: Instant,
+    live: Arc<Live>,
     mut stop: watch::Receiver<bool>,
 ) -> WriterReport {
-    let key = format!("{}{index}", opts.key_prefix);
     let mut r = WriterReport {
-        key: key.clone(),
+        key: match keys {
+            Keys::PerWriter => format!("{}{index}", opts.key_prefix),
+            Keys::PerSlot => format!("{}:{index}", opts.key_prefix),
+        },
+        index,
+        keys,
         ..WriterReport::default()
     };
     let mut conn: Option<RespConn> = None;
     while !*stop.borrow() {
         let slot = (start.elapsed().as_millis() / SLOT.as_millis()) as u64;
+        let key = r.key_for(slot);
         if conn.is_none() {
             match connect(&opts).await {
                 Ok(c) => conn = Some(c),
                 Err(e) => {
-                    *r.errors.entry(kind_of(&e)).or_default() += 1;
+                    let kind = kind_of(&e);
+                    r.examples
+                        .entry(kind.clone())
+                        .or_insert_with(|| e.to_string());
+                    *r.errors.entry(kind).or_default() += 1;
                     r.slots.entry(slot).or_default().1 += 1;
+                    live.errors.fetch_add(1, Ordering::Relaxed);
                     tokio::select! {
                         _ = tokio::time::sleep(Duration::from_millis(50)) => {}
                         _ = stop.changed() => {}
@@ -99,15 +182,26 @@ async fn writer(
             };
         match result {
             Ok(BytesFrame::Integer(v)) => {
+                let at = start.elapsed();
                 r.acked += 1;
                 r.last_value = r.last_value.max(v);
                 r.latencies_us.push(t0.elapsed().as_micros() as u64);
-                r.ack_times_ms.push(start.elapsed().as_millis() as u64);
+                r.ack_times_ms.push(at.as_millis() as u64);
+                r.acks.push(Ack {
+                    slot,
+                    value: v,
+                    at_us: at.as_micros() as u64,
+                });
                 r.slots.entry(slot).or_default().0 += 1;
+                live.acked.fetch_add(1, Ordering::Relaxed);
             }
-            Ok(_) => {
+            Ok(other) => {
+                r.examples
+                    .entry("unexpected reply".into())
+                    .or_insert_with(|| format!("{other:?}"));
                 *r.errors.entry("unexpected reply".into()).or_default() += 1;
                 r.slots.entry(slot).or_default().1 += 1;
+                live.errors.fetch_add(1, Ordering::Relaxed);
             }
             Err(e) => {
                 let kind = kind_of(&e);
@@ -116,10 +210,14 @@ async fn writer(
                     .or_insert_with(|| e.to_string());
                 *r.errors.entry(kind).or_default() += 1;
                 r.slots.entry(slot).or_default().1 += 1;
+                live.errors.fetch_add(1, Ordering::Relaxed);
                 // An error reply leaves the connection usable; anything else does not.
                 if !matches!(e, ConnError::Redis(_)) {
                     conn = None;
                     r.reconnects += 1;
+                    r.reconnect_times_us
+                        .push(start.elapsed().as_micros() as u64);
+                    live.reconnects.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
@@ -132,16 +230,38 @@ pub struct Load {
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<WriterReport>>,
     pub start: Instant,
+    /// Running totals, for a progress display.
+    pub live: Arc<Live>,
 }
 
+/// Start `opts.writers` writers, one key each ([`Keys::PerWriter`]).
 pub fn start(opts: LoadOptions) -> Load {
+    start_with(opts, Keys::PerWriter, Instant::now())
+}
+
+/// Start writers with a key scheme; times in the reports count from `start`.
+pub fn start_with(opts: LoadOptions, keys: Keys, start: Instant) -> Load {
     let (stop, rx) = watch::channel(false);
-    let start = Instant::now();
     let opts = Arc::new(opts);
+    let live = Arc::new(Live::default());
     let tasks = (0..opts.writers)
-        .map(|i| tokio::spawn(writer(opts.clone(), i, start, rx.clone())))
+        .map(|i| {
+            tokio::spawn(writer(
+                opts.clone(),
+                keys,
+                i,
+                start,
+                live.clone(),
+                rx.clone(),
+            ))
+        })
         .collect();
-    Load { stop, tasks, start }
+    Load {
+        stop,
+        tasks,
+        start,
+        live,
+    }
 }
 
 impl Load {

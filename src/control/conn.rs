@@ -57,7 +57,8 @@ impl RespConn {
         })
     }
 
-    /// Connect and authenticate (when a password is set) within `timeout`.
+    /// Connect and authenticate (when a password is set; `AUTH <user> <password>` when it
+    /// belongs to an ACL user) within `timeout`.
     pub async fn connect_auth(
         addr: SocketAddr,
         password: Option<&Secret>,
@@ -66,7 +67,11 @@ impl RespConn {
         let fut = async {
             let mut conn = RespConn::connect(addr, timeout).await?;
             if let Some(p) = password {
-                conn.command(&[b"AUTH", p.expose().as_bytes()]).await?;
+                let pass = p.expose().as_bytes();
+                match p.username() {
+                    Some(user) => conn.command(&[b"AUTH", user.as_bytes(), pass]).await?,
+                    None => conn.command(&[b"AUTH", pass]).await?,
+                };
             }
             Ok(conn)
         };

@@ -1,0 +1,966 @@
+//! HAProxy compatibility mode: run where the redis-ha chart runs HAProxy.
+//!
+//! Started as `haproxy` (argv[0], the symlink in the image) or as `sentinel-proxy haproxy …`,
+//! the proxy takes HAProxy's command line ([`parse_haproxy_args`]: `-f`, `-W`, `-db`, `-D`, `-p`,
+//! `-c`, `-v`, `-q`), reads the chart's `haproxy.cfg` with [`crate::haproxy_cfg`] and turns it
+//! into a [`Config`] ([`config_from_haproxy`]). From then on the behaviour is sentinel-proxy's
+//! own: Sentinel events, majority plus `ROLE`, the failover rules of docs/failover.md.
+//!
+//! | haproxy.cfg | Config |
+//! |---|---|
+//! | `server` lines of `check_if_redis_is_master_*` | `sentinels` |
+//! | `SENTINEL get-master-addr-by-name <name>` | `master_name` |
+//! | `"AUTH ${SENTINELAUTH}"` / `"AUTH ${AUTH}"` (or `AUTH <user> <pass>`) | `sentinel_password` / `redis_password` |
+//! | `frontend ft_redis_master` `bind` | `listen` |
+//! | `frontend ft_redis_slave` `bind` (optional) | `replica_listen` |
+//! | the `prometheus-exporter` section's `bind` (optional) | `admin_listen` (`/metrics`, `/healthz`, `/readyz`) |
+//! | the `monitor-uri` section's `bind` and uri (optional) | `health_listen` |
+//! | `timeout connect` | `timeouts.connect` |
+//! | `timeout client` | `timeouts.client_idle` (`0` = never) |
+//! | `maxconn` (global / ft_redis_master) | `limits.max_clients` |
+//!
+//! Everything else keeps sentinel-proxy's defaults. Lines the reader does not act on are logged
+//! once at startup ([`log_notes`]).
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use crate::config::{Config, HealthListener, HostPort, LogFormat, Secret};
+use crate::haproxy_cfg::{self, Bind, HaproxyCfgError, HaproxyConfig};
+
+/// Largest `maxconn` sentinel-proxy accepts (its `max_clients` limit).
+const MAX_CLIENTS: u32 = 1 << 24;
+
+/// Errors of HAProxy mode. Each names the file and line, or what is missing, and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum CompatError {
+    /// The configuration could not be read or is not usable (`<file> line <n>: …`).
+    #[error("{0}")]
+    Config(#[from] HaproxyCfgError),
+    /// The file was read but cannot be turned into a sentinel-proxy configuration.
+    #[error("haproxy.cfg: {0}")]
+    Convert(String),
+    /// A bad command line.
+    #[error("{0}\n{USAGE}")]
+    Usage(String),
+    #[error("cannot write pid file {path}: {source}")]
+    PidFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A bad `SENTINEL_PROXY_LOG_FORMAT`.
+    #[error("SENTINEL_PROXY_LOG_FORMAT: '{0}' is not a log format; use text or json")]
+    LogFormat(String),
+}
+
+/// The options HAProxy mode understands (printed with every command-line error).
+pub const USAGE: &str = "\
+usage: haproxy [-W] [-db] [-D] [-q] [-c] [-p PIDFILE] -f FILE|DIR [-f FILE|DIR ...] [-- FILE ...]
+sentinel-proxy in HAProxy compatibility mode: reads the redis-ha Helm chart's haproxy.cfg.
+  -f FILE|DIR  configuration file (repeatable); a directory stands for its *.cfg files
+  -c           check the configuration and exit: 0 if valid, 1 with the file and line at fault
+  -W           master-worker mode: accepted, no effect (sentinel-proxy is one process)
+  -db          stay in the foreground: accepted, no effect (sentinel-proxy never daemonizes)
+  -D           daemon mode: accepted, but sentinel-proxy stays in the foreground (it never forks)
+  -p PIDFILE   write the process id to PIDFILE
+  -q           quiet: log warnings and errors only
+  -v, -vv      print the version and exit
+  -h           print this help and exit
+  --           the remaining arguments are configuration files";
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HaproxyAction {
+    /// Run the proxy.
+    Run,
+    /// `-c`: parse and convert the configuration, then exit.
+    Check,
+    /// `-v` (`verbose = false`) or `-vv`.
+    Version { verbose: bool },
+    /// `-h`.
+    Help,
+}
+
+/// HAProxy's command line, as far as sentinel-proxy understands it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HaproxyArgs {
+    pub action: HaproxyAction,
+    /// `-f` files and directories, in order.
+    pub files: Vec<PathBuf>,
+    /// `-p PIDFILE`.
+    pub pid_file: Option<PathBuf>,
+    /// `-D` was given (the proxy still stays in the foreground).
+    pub daemon: bool,
+    /// `-W` was given (no effect).
+    pub master_worker: bool,
+    /// `-db` was given (no effect).
+    pub foreground: bool,
+    /// `-q`: log level warn.
+    pub quiet: bool,
+}
+
+/// Is this process started as `haproxy` (argv[0]'s file name, e.g. through a symlink)?
+pub fn invoked_as_haproxy(argv0: &std::ffi::OsStr) -> bool {
+    Path::new(argv0).file_name() == Some(std::ffi::OsStr::new("haproxy"))
+}
+
+/// Parse HAProxy's flags (without argv[0]). Flags are separate words as HAProxy wants them
+/// (`-W -db`, not `-Wdb`); `-fFILE` and `-pFILE` are accepted too. `-v`/`-vv`/`-h` end the parsing
+/// as HAProxy's `-v` does.
+pub fn parse_haproxy_args<I, S>(args: I) -> Result<HaproxyArgs, CompatError>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<OsString>,
+{
+    let mut out = HaproxyArgs {
+        action: HaproxyAction::Run,
+        files: Vec::new(),
+        pid_file: None,
+        daemon: false,
+        master_worker: false,
+        foreground: false,
+        quiet: false,
+    };
+    let mut it = args.into_iter().map(Into::into);
+    while let Some(arg) = it.next() {
+        let Some(flag) = arg.to_str() else {
+            return Err(CompatError::Usage(format!(
+                "argument '{}' is not an option (options are ASCII; files follow -f)",
+                arg.to_string_lossy()
+            )));
+        };
+        let mut value = |name: &str, attached: &str| -> Result<PathBuf, CompatError> {
+            if !attached.is_empty() {
+                return Ok(PathBuf::from(attached));
+            }
+            it.next().map(PathBuf::from).ok_or_else(|| {
+                CompatError::Usage(format!("option {name} needs a value: {name} FILE"))
+            })
+        };
+        match flag {
+            "-W" => out.master_worker = true,
+            "-db" => out.foreground = true,
+            "-D" => out.daemon = true,
+            "-q" => out.quiet = true,
+            "-c" => out.action = HaproxyAction::Check,
+            "-v" => {
+                out.action = HaproxyAction::Version { verbose: false };
+                return Ok(out);
+            }
+            "-vv" => {
+                out.action = HaproxyAction::Version { verbose: true };
+                return Ok(out);
+            }
+            "-h" | "--help" => {
+                out.action = HaproxyAction::Help;
+                return Ok(out);
+            }
+            "--" => {
+                out.files.extend(it.by_ref().map(PathBuf::from));
+                break;
+            }
+            f if f.starts_with("-f") => {
+                let file = value("-f", &f[2..])?;
+                out.files.push(file);
+            }
+            f if f.starts_with("-p") => {
+                let file = value("-p", &f[2..])?;
+                out.pid_file = Some(file);
+            }
+            f if f.starts_with('-') => {
+                return Err(CompatError::Usage(format!(
+                    "unknown option '{f}': sentinel-proxy's HAProxy mode supports only the options below"
+                )))
+            }
+            f => {
+                return Err(CompatError::Usage(format!(
+                    "unexpected argument '{f}': configuration files follow -f (or --)"
+                )))
+            }
+        }
+    }
+    if out.files.is_empty() {
+        return Err(CompatError::Usage(format!(
+            "no configuration file: add -f {}",
+            haproxy_cfg::DEFAULT_CONFIG_PATH
+        )));
+    }
+    Ok(out)
+}
+
+/// What `-v` / `-vv` print.
+pub fn version_text(verbose: bool) -> String {
+    let mut s = format!(
+        "sentinel-proxy {} in HAProxy compatibility mode (this is not HAProxy)\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    if verbose {
+        s.push_str(
+            "Reads the redis-ha Helm chart's haproxy.cfg and routes to the master that Redis \
+             Sentinel elected, confirmed with ROLE.\n",
+        );
+        s.push_str(USAGE);
+        s.push('\n');
+    }
+    s
+}
+
+/// The log format and default filter of HAProxy mode: `SENTINEL_PROXY_LOG_FORMAT` (text or
+/// json, text by default) and `info`, or `warn` with `-q`. `SENTINEL_PROXY_LOG`, applied by the
+/// caller, still overrides the filter.
+pub fn log_settings(
+    args: &HaproxyArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(LogFormat, &'static str), CompatError> {
+    let format = match env("SENTINEL_PROXY_LOG_FORMAT").as_deref() {
+        None | Some("") | Some("text") => LogFormat::Text,
+        Some("json") => LogFormat::Json,
+        Some(other) => return Err(CompatError::LogFormat(other.to_string())),
+    };
+    Ok((format, if args.quiet { "warn" } else { "info" }))
+}
+
+/// Read the `-f` files, log what they contain that is not used (once), and convert.
+pub fn load(
+    args: &HaproxyArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, CompatError> {
+    let h = haproxy_cfg::parse_files(&args.files, env)?;
+    log_notes(&h);
+    let c = config_from_haproxy(&h)?;
+    tracing::info!(
+        files = ?args.files,
+        master_name = %c.master_name,
+        sentinels = c.sentinels.len(),
+        health = ?c.health_listen.as_ref().map(|h| format!("{}{}", h.addr, h.uri)),
+        "HAProxy compatibility mode: haproxy.cfg read"
+    );
+    Ok(c)
+}
+
+/// Log the lines the reader ignored (info) and its warnings (warn), once each.
+pub fn log_notes(h: &HaproxyConfig) {
+    for (line, directive) in &h.ignored {
+        tracing::info!(line, directive = %directive, "haproxy.cfg line not used by sentinel-proxy");
+    }
+    for w in &h.warnings {
+        tracing::warn!("{w}");
+    }
+}
+
+/// Turn the chart's configuration into sentinel-proxy's; conversion warnings are logged.
+pub fn config_from_haproxy(h: &HaproxyConfig) -> Result<Config, CompatError> {
+    let (config, warnings) = convert(h)?;
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(config)
+}
+
+/// [`config_from_haproxy`] without logging: the configuration and the warnings to log.
+pub fn convert(h: &HaproxyConfig) -> Result<(Config, Vec<String>), CompatError> {
+    let mut warnings = Vec::new();
+    if h.sentinels.is_empty() {
+        return Err(CompatError::Convert(
+            "no Sentinel: the check_if_redis_is_master_<N> backends have no server lines; \
+             add `server R0 <sentinel-address>:26379 check` to them"
+                .into(),
+        ));
+    }
+    let sentinels = h
+        .sentinels
+        .iter()
+        .map(|s| HostPort {
+            host: s.host.clone(),
+            port: s.port,
+        })
+        .collect();
+    let mut c = Config::for_sentinels(sentinels, &h.master_name);
+
+    c.listen =
+        first_bind("frontend ft_redis_master", &h.master_bind, &mut warnings).ok_or_else(|| {
+            CompatError::Convert(
+                "frontend ft_redis_master has no bind line; add `bind [::]:6379 v4v6`".into(),
+            )
+        })?;
+    c.replica_listen = first_bind("frontend ft_redis_slave", &h.replica_bind, &mut warnings);
+    c.admin_listen = first_bind(
+        "the prometheus-exporter frontend",
+        &h.metrics_bind,
+        &mut warnings,
+    );
+    if c.admin_listen.is_some() {
+        if let Some(p) = h.metrics_path.as_deref().filter(|p| *p != "/metrics") {
+            warnings.push(format!(
+                "the prometheus-exporter answers on path {p}; sentinel-proxy serves its metrics \
+                 on /metrics (plus /healthz and /readyz): point the scrape configuration there"
+            ));
+        }
+    }
+    c.health_listen =
+        first_bind("the monitor-uri section", &h.health_bind, &mut warnings).map(|addr| {
+            HealthListener {
+                addr,
+                uri: h.health_uri.clone().unwrap_or_else(|| "/healthz".into()),
+            }
+        });
+    check_distinct(&c)?;
+
+    c.redis_password = secret(&h.redis_username, &h.redis_password);
+    c.sentinel_password = secret(&h.sentinel_username, &h.sentinel_password);
+
+    match h.timeouts.connect {
+        Some(d) if d.is_zero() => warnings.push(format!(
+            "timeout connect 0 (no timeout) is not supported; sentinel-proxy uses {:?}",
+            c.timeouts.connect
+        )),
+        Some(d) => c.timeouts.connect = d,
+        None => {}
+    }
+    // HAProxy closes a client after `timeout client` without activity; 0 means never.
+    c.timeouts.client_idle = h.timeouts.client.filter(|d| !d.is_zero());
+
+    if let Some(m) = h.maxconn {
+        if m == 0 || m > MAX_CLIENTS {
+            return Err(CompatError::Convert(format!(
+                "maxconn {m} (global or ft_redis_master): sentinel-proxy accepts 1 to {MAX_CLIENTS} \
+                 clients; set maxconn within that range"
+            )));
+        }
+        c.limits.max_clients = m as usize;
+    }
+    Ok((c, warnings))
+}
+
+fn secret(user: &Option<String>, password: &Option<String>) -> Option<Secret> {
+    let s = Secret::new(password.as_deref().filter(|p| !p.is_empty())?);
+    Some(match user {
+        Some(u) => s.for_user(u.clone()),
+        None => s,
+    })
+}
+
+/// The first bind of a listener; later ones are named in a warning (one address per listener).
+fn first_bind(what: &str, binds: &[Bind], warnings: &mut Vec<String>) -> Option<SocketAddr> {
+    let first = binds.first()?;
+    if binds.len() > 1 {
+        let others: Vec<String> = binds[1..].iter().map(|b| b.addr.to_string()).collect();
+        warnings.push(format!(
+            "{what} has {} bind addresses; sentinel-proxy listens on the first, {}, and not on {}",
+            binds.len(),
+            first.addr,
+            others.join(", ")
+        ));
+    }
+    if first.v6only && first.addr.ip().is_unspecified() {
+        warnings.push(format!(
+            "{what}: bind {} v6only: sentinel-proxy listens dual-stack on [::], so IPv4 clients \
+             are accepted too",
+            first.addr
+        ));
+    }
+    Some(first.addr)
+}
+
+/// Two of our listeners on one port would fail at startup; say so now (also under `-c`).
+/// An IPv6 wildcard listens dual-stack, so it takes the IPv4 addresses of its port too.
+fn check_distinct(c: &Config) -> Result<(), CompatError> {
+    let mut addrs: Vec<(&str, SocketAddr)> = vec![("ft_redis_master", c.listen)];
+    addrs.extend(c.replica_listen.map(|a| ("ft_redis_slave", a)));
+    addrs.extend(
+        c.admin_listen
+            .map(|a| ("the prometheus-exporter frontend", a)),
+    );
+    addrs.extend(
+        c.health_listen
+            .as_ref()
+            .map(|h| ("the monitor-uri section", h.addr)),
+    );
+    for (i, (wa, a)) in addrs.iter().enumerate() {
+        for (wb, b) in &addrs[..i] {
+            let wild6 = |x: &SocketAddr| x.is_ipv6() && x.ip().is_unspecified();
+            let clash = a.port() == b.port()
+                && (a == b || (wild6(a) && b.is_ipv4()) || (wild6(b) && a.is_ipv4()));
+            if clash {
+                return Err(CompatError::Convert(format!(
+                    "{wa} binds {a} and {wb} binds {b}: sentinel-proxy listens dual-stack on [::], \
+                     so these take the same port; give each listener its own port"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `-p PIDFILE`: write this process's id, as HAProxy does.
+pub fn write_pid_file(path: &Path) -> Result<(), CompatError> {
+    std::fs::write(path, format!("{}\n", std::process::id())).map_err(|source| {
+        CompatError::PidFile {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
+}
+
+/// Log what the accepted-but-inert flags mean, once, at startup.
+pub fn log_flags(args: &HaproxyArgs) {
+    if args.daemon {
+        tracing::info!(
+            "-D: sentinel-proxy does not fork into the background; it keeps running in the foreground"
+        );
+    }
+}
+
+/// HAProxy's other signals: SIGUSR1 (soft stop) completes this future, so the caller stops the
+/// proxy gracefully; SIGHUP and SIGUSR2 (reload in master-worker mode) are logged and ignored —
+/// the configuration is read once, restart the process to apply a new one. (Without handlers
+/// their default action would kill the process.)
+pub async fn haproxy_signals() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut usr1), Ok(mut usr2), Ok(mut hup)) = (
+            signal(SignalKind::user_defined1()),
+            signal(SignalKind::user_defined2()),
+            signal(SignalKind::hangup()),
+        ) else {
+            return std::future::pending().await;
+        };
+        loop {
+            tokio::select! {
+                _ = usr1.recv() => {
+                    tracing::info!("SIGUSR1 (HAProxy soft stop): shutting down");
+                    return;
+                }
+                _ = usr2.recv() => tracing::warn!(
+                    "SIGUSR2 (HAProxy reload) ignored: sentinel-proxy reads haproxy.cfg once; restart it to apply changes"
+                ),
+                _ = hup.recv() => tracing::warn!(
+                    "SIGHUP ignored: sentinel-proxy reads haproxy.cfg once; restart it to apply changes"
+                ),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    std::future::pending::<()>().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// The chart's template (DandyDeveloper/charts redis-ha, `config-haproxy.cfg`) rendered for
+    /// release `prod`, 3 replicas, auth and sentinel auth on, readOnly and metrics on, IPv6 on
+    /// (copied from haproxy_cfg.rs' tests).
+    const CHART_FULL: &str = r#"defaults REDIS
+  mode tcp
+  timeout connect 4s
+  timeout server 330s
+  timeout client 330s
+  timeout check 2s
+
+listen health_check_http_url
+  bind [::]:8888  v4v6
+  mode http
+  monitor-uri /healthz
+  option      dontlognull
+# Check Sentinel and whether they are nominated master
+backend check_if_redis_is_master_0
+  mode tcp
+  option tcp-check
+  tcp-check connect
+  tcp-check send "AUTH ${SENTINELAUTH}"\r\n
+  tcp-check expect string +OK
+  tcp-check send PING\r\n
+  tcp-check expect string +PONG
+  tcp-check send SENTINEL\ get-master-addr-by-name\ mymaster\r\n
+  tcp-check expect string 10.43.0.10
+  tcp-check send QUIT\r\n
+  server R0 prod-redis-ha-announce-0:26379 check inter 1s
+  server R1 prod-redis-ha-announce-1:26379 check inter 1s
+  server R2 prod-redis-ha-announce-2:26379 check inter 1s
+# Check Sentinel and whether they are nominated master
+backend check_if_redis_is_master_1
+  mode tcp
+  option tcp-check
+  tcp-check connect
+  tcp-check send "AUTH ${SENTINELAUTH}"\r\n
+  tcp-check expect string +OK
+  tcp-check send PING\r\n
+  tcp-check expect string +PONG
+  tcp-check send SENTINEL\ get-master-addr-by-name\ mymaster\r\n
+  tcp-check expect string 10.43.0.11
+  tcp-check send QUIT\r\n
+  server R0 prod-redis-ha-announce-0:26379 check inter 1s
+  server R1 prod-redis-ha-announce-1:26379 check inter 1s
+  server R2 prod-redis-ha-announce-2:26379 check inter 1s
+# Check Sentinel and whether they are nominated master
+backend check_if_redis_is_master_2
+  mode tcp
+  option tcp-check
+  tcp-check connect
+  tcp-check send "AUTH ${SENTINELAUTH}"\r\n
+  tcp-check expect string +OK
+  tcp-check send PING\r\n
+  tcp-check expect string +PONG
+  tcp-check send SENTINEL\ get-master-addr-by-name\ mymaster\r\n
+  tcp-check expect string 10.43.0.12
+  tcp-check send QUIT\r\n
+  server R0 prod-redis-ha-announce-0:26379 check inter 1s
+  server R1 prod-redis-ha-announce-1:26379 check inter 1s
+  server R2 prod-redis-ha-announce-2:26379 check inter 1s
+
+# decide redis backend to use
+#master
+frontend ft_redis_master
+  bind [::]:6379 v4v6
+  use_backend bk_redis_master
+#slave
+frontend ft_redis_slave
+  bind [::]:6380 v4v6
+  use_backend bk_redis_slave
+# Check all redis servers to see if they think they are master
+backend bk_redis_master
+  balance source
+  hash-type consistent
+  mode tcp
+  option tcp-check
+  tcp-check connect
+  tcp-check send "AUTH ${AUTH}"\r\n
+  tcp-check expect string +OK
+  tcp-check send PING\r\n
+  tcp-check expect string +PONG
+  tcp-check send info\ replication\r\n
+  tcp-check expect string role:master
+  tcp-check send QUIT\r\n
+  tcp-check expect string +OK
+  use-server R0 if { srv_is_up(R0) } { nbsrv(check_if_redis_is_master_0) ge 2 }
+  server R0 prod-redis-ha-announce-0:6379 check inter 1s fall 1 rise 1
+  use-server R1 if { srv_is_up(R1) } { nbsrv(check_if_redis_is_master_1) ge 2 }
+  server R1 prod-redis-ha-announce-1:6379 check inter 1s fall 1 rise 1
+  use-server R2 if { srv_is_up(R2) } { nbsrv(check_if_redis_is_master_2) ge 2 }
+  server R2 prod-redis-ha-announce-2:6379 check inter 1s fall 1 rise 1
+backend bk_redis_slave
+  balance source
+  hash-type consistent
+  mode tcp
+  option tcp-check
+  tcp-check connect
+  tcp-check send "AUTH ${AUTH}"\r\n
+  tcp-check expect string +OK
+  tcp-check send PING\r\n
+  tcp-check expect string +PONG
+  tcp-check send info\ replication\r\n
+  tcp-check expect  string role:slave
+  tcp-check send QUIT\r\n
+  tcp-check expect string +OK
+  server R0 prod-redis-ha-announce-0:6379 check inter 1s fall 1 rise 1
+  server R1 prod-redis-ha-announce-1:6379 check inter 1s fall 1 rise 1
+  server R2 prod-redis-ha-announce-2:6379 check inter 1s fall 1 rise 1
+frontend stats
+  mode http
+  bind [::]:9101 v4v6
+  http-request use-service prometheus-exporter if { path /metrics }
+  stats enable
+  stats uri /stats
+  stats refresh 10s
+"#;
+
+    /// The render Argo CD ships (IPv6 off, auth on, sentinel auth off, metrics on, no readOnly,
+    /// timeouts 6m, `global maxconn 4096`), with the bind lines' trailing blanks.
+    const CHART_ARGOCD: &str = "defaults REDIS
+  mode tcp
+  timeout connect 4s
+  timeout server 6m
+  timeout client 6m
+  timeout check 2s
+
+listen health_check_http_url
+  bind :8888  \n  mode http
+  monitor-uri /healthz
+  option      dontlognull
+backend check_if_redis_is_master_0
+  mode tcp
+  option tcp-check
+  tcp-check connect
+  tcp-check send PING\\r\\n
+  tcp-check expect string +PONG
+  tcp-check send SENTINEL\\ get-master-addr-by-name\\ argocd\\r\\n
+  tcp-check expect string 10.96.10.1
+  tcp-check send QUIT\\r\\n
+  server R0 argocd-redis-ha-announce-0:26379 check inter 3s
+  server R1 argocd-redis-ha-announce-1:26379 check inter 3s
+  server R2 argocd-redis-ha-announce-2:26379 check inter 3s
+frontend ft_redis_master
+  bind :6379 \n  use_backend bk_redis_master
+backend bk_redis_master
+  mode tcp
+  option tcp-check
+  tcp-check connect
+  tcp-check send \"AUTH ${AUTH}\"\\r\\n
+  tcp-check expect string +OK
+  tcp-check send info\\ replication\\r\\n
+  tcp-check expect string role:master
+  use-server R0 if { srv_is_up(R0) } { nbsrv(check_if_redis_is_master_0) ge 2 }
+  server R0 argocd-redis-ha-announce-0:6379 check inter 3s fall 1 rise 1
+  server R1 argocd-redis-ha-announce-1:6379 check inter 3s fall 1 rise 1
+  server R2 argocd-redis-ha-announce-2:6379 check inter 3s fall 1 rise 1
+frontend stats
+  mode http
+  bind :9101 \n  http-request use-service prometheus-exporter if { path /metrics }
+  stats enable
+# Additional configuration
+global
+  maxconn 4096
+
+";
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn convert_text(text: &str, env: &dyn Fn(&str) -> Option<String>) -> (Config, Vec<String>) {
+        let h = haproxy_cfg::parse(text, env).unwrap_or_else(|e| panic!("{e}"));
+        convert(&h).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn current_chart_maps_every_listener_and_password() {
+        let env = env_of(&[("AUTH", "redis-pw"), ("SENTINELAUTH", "sentinel-pw")]);
+        let (c, warnings) = convert_text(CHART_FULL, &env);
+        assert_eq!(warnings, Vec::<String>::new());
+        let sentinels: Vec<String> = c.sentinels.iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            sentinels,
+            [
+                "prod-redis-ha-announce-0:26379",
+                "prod-redis-ha-announce-1:26379",
+                "prod-redis-ha-announce-2:26379"
+            ]
+        );
+        assert_eq!(c.master_name, "mymaster");
+        assert_eq!(c.redis_password.as_ref().unwrap().expose(), "redis-pw");
+        assert_eq!(c.redis_password.as_ref().unwrap().username(), None);
+        assert_eq!(
+            c.sentinel_password.as_ref().unwrap().expose(),
+            "sentinel-pw"
+        );
+        assert_eq!(c.listen, addr("[::]:6379"));
+        assert_eq!(c.replica_listen, Some(addr("[::]:6380")));
+        assert_eq!(c.admin_listen, Some(addr("[::]:9101")));
+        assert_eq!(
+            c.health_listen,
+            Some(HealthListener {
+                addr: addr("[::]:8888"),
+                uri: "/healthz".into()
+            })
+        );
+        assert_eq!(c.timeouts.connect, Duration::from_secs(4));
+        assert_eq!(c.timeouts.client_idle, Some(Duration::from_secs(330)));
+        // Everything else is sentinel-proxy's default.
+        let d = Config::for_sentinels(vec![], "x");
+        assert_eq!(c.timeouts.role_interval, d.timeouts.role_interval);
+        assert_eq!(c.timeouts.role_timeout, d.timeouts.role_timeout);
+        assert_eq!(c.timeouts.hold, d.timeouts.hold);
+        assert_eq!(c.limits, d.limits);
+        assert_eq!(c.log_format, LogFormat::Text);
+        c.check_runnable().unwrap();
+    }
+
+    #[test]
+    fn argocd_render_ipv4_binds_maxconn_and_no_sentinel_auth() {
+        let (c, warnings) = convert_text(CHART_ARGOCD, &env_of(&[("AUTH", "argo-pw")]));
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(c.master_name, "argocd");
+        assert_eq!(c.listen, addr("0.0.0.0:6379"));
+        assert_eq!(c.replica_listen, None);
+        assert_eq!(c.admin_listen, Some(addr("0.0.0.0:9101")));
+        assert_eq!(c.health_listen.as_ref().unwrap().addr, addr("0.0.0.0:8888"));
+        assert_eq!(c.redis_password.as_ref().unwrap().expose(), "argo-pw");
+        assert_eq!(c.sentinel_password, None);
+        assert_eq!(c.limits.max_clients, 4096);
+        assert_eq!(c.timeouts.client_idle, Some(Duration::from_secs(360)));
+    }
+
+    #[test]
+    fn unset_password_variables_mean_no_auth() {
+        let (c, _) = convert_text(CHART_FULL, &no_env);
+        assert_eq!((c.redis_password, c.sentinel_password), (None, None));
+    }
+
+    #[test]
+    fn acl_users_come_with_their_passwords() {
+        let text = CHART_FULL
+            .replace("\"AUTH ${AUTH}\"", "\"AUTH app ${AUTH}\"")
+            .replace(
+                "\"AUTH ${SENTINELAUTH}\"",
+                "\"AUTH watcher ${SENTINELAUTH}\"",
+            );
+        let env = env_of(&[("AUTH", "pw-a1"), ("SENTINELAUTH", "pw-s1")]);
+        let (c, _) = convert_text(&text, &env);
+        let r = c.redis_password.unwrap();
+        assert_eq!((r.username(), r.expose()), (Some("app"), "pw-a1"));
+        let s = c.sentinel_password.unwrap();
+        assert_eq!((s.username(), s.expose()), (Some("watcher"), "pw-s1"));
+        let dbg = format!("{s:?}");
+        assert!(dbg.contains("watcher") && !dbg.contains("pw-s1"), "{dbg}");
+    }
+
+    #[test]
+    fn optional_listeners_are_off_when_their_sections_are_missing() {
+        let text = "backend check_if_redis_is_master_0\n  \
+            tcp-check send SENTINEL\\ get-master-addr-by-name\\ m\\r\\n\n  \
+            server R0 10.0.0.1:26379 check\n\
+            frontend ft_redis_master\n  bind 127.0.0.1:7000\n  use_backend bk_redis_master\n\
+            backend bk_redis_master\n  server R0 10.0.0.1:6379 check\n";
+        let (c, _) = convert_text(text, &no_env);
+        assert_eq!(c.listen, addr("127.0.0.1:7000"));
+        assert_eq!(
+            (c.replica_listen, c.admin_listen, c.health_listen),
+            (None, None, None)
+        );
+        // No timeouts in the file: our defaults; maxconn absent: our default.
+        let d = Config::for_sentinels(vec![], "x");
+        assert_eq!(c.timeouts.connect, d.timeouts.connect);
+        assert_eq!(c.timeouts.client_idle, None);
+        assert_eq!(c.limits.max_clients, d.limits.max_clients);
+    }
+
+    #[test]
+    fn several_binds_use_the_first_and_warn_about_the_others() {
+        let text = CHART_FULL.replace(
+            "  bind [::]:6379 v4v6\n",
+            "  bind [::]:6379 v4v6\n  bind 127.0.0.1:7379,127.0.0.1:7380\n",
+        );
+        let (c, warnings) = convert_text(&text, &no_env);
+        assert_eq!(c.listen, addr("[::]:6379"));
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("ft_redis_master")
+                && warnings[0].contains("127.0.0.1:7379, 127.0.0.1:7380"),
+            "{}",
+            warnings[0]
+        );
+    }
+
+    #[test]
+    fn ipv6_without_v4v6_is_dual_stack_and_v6only_is_warned() {
+        let text = CHART_FULL.replace("bind [::]:6379 v4v6", "bind [::]:6379");
+        let (c, warnings) = convert_text(&text, &no_env);
+        assert_eq!(c.listen, addr("[::]:6379"));
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let text = CHART_FULL.replace("bind [::]:6379 v4v6", "bind [::]:6379 v6only");
+        let (_, warnings) = convert_text(&text, &no_env);
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains("v6only") && w.contains("IPv4")),
+            "{warnings:?}"
+        );
+        // A wildcard IPv6 bind and an IPv4 bind on the same port cannot both listen here.
+        let text = CHART_FULL
+            .replace("bind [::]:6379 v4v6", "bind [::]:7000 v6only")
+            .replace("bind [::]:6380 v4v6", "bind 0.0.0.0:7000");
+        let h = haproxy_cfg::parse(&text, &no_env).unwrap();
+        let e = convert(&h).unwrap_err().to_string();
+        assert!(
+            e.contains("ft_redis_slave") && e.contains("ft_redis_master") && e.contains("own port"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn timeouts_zero_and_metrics_path() {
+        let text = CHART_FULL
+            .replace("timeout client 330s", "timeout client 0")
+            .replace("timeout connect 4s", "timeout connect 0")
+            .replace("if { path /metrics }", "if { path /prom }");
+        let (c, warnings) = convert_text(&text, &no_env);
+        assert_eq!(c.timeouts.client_idle, None);
+        assert_eq!(
+            c.timeouts.connect,
+            Config::for_sentinels(vec![], "x").timeouts.connect
+        );
+        assert!(warnings.iter().any(|w| w.contains("timeout connect 0")));
+        assert!(warnings
+            .iter()
+            .any(|w| w.contains("/prom") && w.contains("/metrics")));
+    }
+
+    #[test]
+    fn maxconn_out_of_range_is_an_error_that_says_what_to_do() {
+        let text = format!("global\n  maxconn 99999999\n{CHART_FULL}");
+        let h = haproxy_cfg::parse(&text, &no_env).unwrap();
+        let e = convert(&h).unwrap_err().to_string();
+        assert!(
+            e.contains("maxconn 99999999") && e.contains("1 to 16777216"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn chart_command_line() {
+        let a =
+            parse_haproxy_args(["-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]).unwrap();
+        assert_eq!(
+            a,
+            HaproxyArgs {
+                action: HaproxyAction::Run,
+                files: vec![PathBuf::from("/usr/local/etc/haproxy/haproxy.cfg")],
+                pid_file: None,
+                daemon: false,
+                master_worker: true,
+                foreground: true,
+                quiet: false,
+            }
+        );
+    }
+
+    #[test]
+    fn every_supported_flag() {
+        let a = parse_haproxy_args([
+            "-D",
+            "-q",
+            "-c",
+            "-p",
+            "/run/h.pid",
+            "-f",
+            "a.cfg",
+            "-fconf.d",
+            "--",
+            "b.cfg",
+            "-c",
+        ])
+        .unwrap();
+        assert_eq!(a.action, HaproxyAction::Check);
+        assert!(a.daemon && a.quiet && !a.master_worker && !a.foreground);
+        assert_eq!(a.pid_file, Some(PathBuf::from("/run/h.pid")));
+        let files: Vec<&str> = a.files.iter().map(|p| p.to_str().unwrap()).collect();
+        assert_eq!(files, ["a.cfg", "conf.d", "b.cfg", "-c"]);
+        assert_eq!(
+            parse_haproxy_args(["-p/x.pid", "-f", "y"])
+                .unwrap()
+                .pid_file,
+            Some("/x.pid".into())
+        );
+        // -v, -vv and -h need no file and stop at once.
+        for (flag, action) in [
+            ("-v", HaproxyAction::Version { verbose: false }),
+            ("-vv", HaproxyAction::Version { verbose: true }),
+            ("-h", HaproxyAction::Help),
+        ] {
+            assert_eq!(parse_haproxy_args([flag, "-bogus"]).unwrap().action, action);
+        }
+        assert!(version_text(false).contains(env!("CARGO_PKG_VERSION")));
+        assert!(version_text(true).contains("-f FILE|DIR"));
+    }
+
+    #[test]
+    fn bad_command_lines_list_what_is_supported() {
+        for (args, needle) in [
+            (&["-f", "x", "-Ws"][..], "unknown option '-Ws'"),
+            (&["-d", "-f", "x"][..], "unknown option '-d'"),
+            (&["-f"][..], "-f needs a value"),
+            (&["-f", "x", "-p"][..], "-p needs a value"),
+            (
+                &["-W", "-db"][..],
+                "no configuration file: add -f /usr/local/etc/haproxy/haproxy.cfg",
+            ),
+            (&["-c"][..], "no configuration file"),
+            (&["haproxy.cfg"][..], "unexpected argument 'haproxy.cfg'"),
+        ] {
+            let e = parse_haproxy_args(args.iter().copied()).unwrap_err();
+            assert!(matches!(e, CompatError::Usage(_)), "{args:?}");
+            let text = e.to_string();
+            assert!(text.contains(needle), "{args:?}: {text}");
+            assert!(
+                text.contains("usage: haproxy") && text.contains("-p PIDFILE"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn argv0_detection() {
+        for (argv0, yes) in [
+            ("haproxy", true),
+            ("/usr/local/bin/haproxy", true),
+            ("./haproxy", true),
+            ("sentinel-proxy", false),
+            ("/usr/sbin/haproxy-2.6", false),
+            ("/opt/haproxy/sentinel-proxy", false),
+        ] {
+            assert_eq!(invoked_as_haproxy(argv0.as_ref()), yes, "{argv0}");
+        }
+    }
+
+    #[test]
+    fn log_settings_follow_quiet_and_the_environment() {
+        let a = parse_haproxy_args(["-q", "-f", "x"]).unwrap();
+        assert_eq!(
+            log_settings(&a, &no_env).unwrap(),
+            (LogFormat::Text, "warn")
+        );
+        let a = parse_haproxy_args(["-f", "x"]).unwrap();
+        let env = env_of(&[("SENTINEL_PROXY_LOG_FORMAT", "json")]);
+        assert_eq!(log_settings(&a, &env).unwrap(), (LogFormat::Json, "info"));
+        let env = env_of(&[("SENTINEL_PROXY_LOG_FORMAT", "xml")]);
+        let e = log_settings(&a, &env).unwrap_err().to_string();
+        assert!(
+            e.contains("SENTINEL_PROXY_LOG_FORMAT") && e.contains("text or json"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn load_names_the_file_and_line_of_an_error_and_writes_pid_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("haproxy.cfg");
+        std::fs::write(&good, CHART_FULL).unwrap();
+        let args = parse_haproxy_args(["-f", good.to_str().unwrap()]).unwrap();
+        let c = load(&args, &env_of(&[("AUTH", "pw")])).unwrap();
+        assert_eq!(c.redis_password.unwrap().expose(), "pw");
+
+        let bad = dir.path().join("bad.cfg");
+        std::fs::write(
+            &bad,
+            CHART_FULL.replace("bind [::]:6380 v4v6", "bind [::]:6380 ssl crt /x.pem"),
+        )
+        .unwrap();
+        let line = CHART_FULL
+            .lines()
+            .position(|l| l.contains("bind [::]:6380"))
+            .unwrap()
+            + 1;
+        let args = parse_haproxy_args(["-f", bad.to_str().unwrap()]).unwrap();
+        let e = load(&args, &no_env).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("{} line {line}: ", bad.display())),
+            "{e}"
+        );
+
+        let pid = dir.path().join("haproxy.pid");
+        write_pid_file(&pid).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&pid).unwrap(),
+            format!("{}\n", std::process::id())
+        );
+        let e = write_pid_file(&dir.path().join("no/such/dir.pid")).unwrap_err();
+        assert!(e.to_string().contains("no/such/dir.pid"), "{e}");
+    }
+}
