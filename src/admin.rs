@@ -21,6 +21,8 @@ pub struct AdminState {
     pub prometheus: PrometheusHandle,
     /// Extra path answered like /healthz (HAProxy `monitor-uri`).
     pub monitor_uri: Option<String>,
+    /// A graceful shutdown has begun: not ready any more.
+    pub draining: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
@@ -46,6 +48,10 @@ fn respond(state: &AdminState, req: &Request<Incoming>) -> Response<Full<Bytes>>
             r
         }
         "/healthz" => text(StatusCode::OK, "ok\n"),
+        "/readyz" if state.draining.load(std::sync::atomic::Ordering::SeqCst) => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: shutting down\n",
+        ),
         "/readyz" => {
             let route = state.route.load();
             match route.serving_master() {

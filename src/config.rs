@@ -21,9 +21,11 @@ pub const CONFIG_FILE_ENV: &str = "SENTINEL_PROXY_CONFIG";
 const ENV_PREFIX: &str = "SENTINEL_PROXY_";
 
 /// Keys that come from the environment under a name of their own.
-const PASSWORD_ENV: [(&str, &str); 2] = [
+const PASSWORD_ENV: [(&str, &str); 4] = [
     ("REDIS_PASSWORD", "redis_password"),
     ("SENTINEL_PASSWORD", "sentinel_password"),
+    ("REDIS_PASSWORD_FILE", "redis_password_file"),
+    ("SENTINEL_PASSWORD_FILE", "sentinel_password_file"),
 ];
 
 /// Errors found while loading or validating the configuration. Each names the key and the fix.
@@ -110,12 +112,20 @@ pub struct FileConfig {
     pub max_bulk_len: Option<u64>,
     pub max_multibulk_len: Option<u64>,
     pub max_inline_len: Option<u64>,
+    pub accept_backlog: Option<u64>,
+    pub client_allow: Option<Vec<String>>,
+    pub fence_time: Option<String>,
+    pub fence_policy: Option<String>,
+    pub shutdown_delay: Option<String>,
+    pub shutdown_timeout: Option<String>,
+    pub redis_password_file: Option<String>,
+    pub sentinel_password_file: Option<String>,
     pub log_format: Option<String>,
     pub log: Option<String>,
 }
 
 /// The keys of [`FileConfig`]; kept next to it so env overrides and error messages agree.
-const KEYS: [&str; 18] = [
+const KEYS: [&str; 26] = [
     "sentinels",
     "master_name",
     "listen",
@@ -132,6 +142,14 @@ const KEYS: [&str; 18] = [
     "max_bulk_len",
     "max_multibulk_len",
     "max_inline_len",
+    "accept_backlog",
+    "client_allow",
+    "fence_time",
+    "fence_policy",
+    "shutdown_delay",
+    "shutdown_timeout",
+    "redis_password_file",
+    "sentinel_password_file",
     "log_format",
     "log",
 ];
@@ -216,6 +234,87 @@ pub struct Limits {
     pub max_bulk_len: u64,
     pub max_multibulk_len: u64,
     pub max_inline_len: usize,
+    /// Pending connections the kernel queues before they are accepted.
+    pub accept_backlog: u32,
+}
+
+/// What to do when every Sentinel has been unreachable for `time`: the proxy may be on the
+/// minority side of a partition, where the master it routes to may already be demoted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FencePolicy {
+    /// Keep routing to the ROLE-confirmed master (what HAProxy does; availability first).
+    Serve,
+    /// Stop forwarding until a Sentinel is reachable again (consistency first).
+    Hold,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fence {
+    pub time: Duration,
+    pub policy: FencePolicy,
+}
+
+/// Graceful shutdown on SIGTERM.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShutdownTimes {
+    /// /readyz answers 503 at once, but the listeners keep accepting this long, so the
+    /// endpoints controller and kube-proxy stop sending clients here first.
+    pub delay: Duration,
+    /// Sessions close at their next safe point; whatever is left after this is cut.
+    pub timeout: Duration,
+}
+
+/// An allowed client network (`10.0.0.0/8`, `2001:db8::/32`, or one address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    pub addr: std::net::IpAddr,
+    pub prefix: u8,
+}
+
+impl Cidr {
+    pub fn parse(s: &str) -> Result<Cidr, String> {
+        let s = s.trim();
+        let (ip, prefix) = match s.split_once('/') {
+            Some((ip, p)) => (ip, Some(p)),
+            None => (s, None),
+        };
+        let addr: std::net::IpAddr = ip
+            .parse()
+            .map_err(|_| format!("'{s}' is not an address or network like 10.0.0.0/8"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("'{s}': prefix must be a number from 0 to {max}"))?,
+        };
+        Ok(Cidr { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        // An IPv4 client on a dual-stack socket shows up as ::ffff:a.b.c.d.
+        let ip = match ip {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map(std::net::IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (std::net::IpAddr::V4(net), std::net::IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (std::net::IpAddr::V6(net), std::net::IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
 }
 
 /// The validated configuration that [`crate::run`] takes.
@@ -231,6 +330,10 @@ pub struct Config {
     pub sentinel_password: Option<Secret>,
     pub timeouts: Timeouts,
     pub limits: Limits,
+    pub fence: Fence,
+    pub shutdown: ShutdownTimes,
+    /// Client networks allowed to connect; empty = everybody.
+    pub client_allow: Vec<Cidr>,
     pub log_format: LogFormat,
     pub log_filter: String,
 }
@@ -315,7 +418,7 @@ fn env_overrides(env: &HashMap<String, String>) -> BTreeMap<&'static str, config
         let Some(value) = env.get(&name) else {
             continue;
         };
-        let value = if key == "sentinels" {
+        let value = if key == "sentinels" || key == "client_allow" {
             let items: Vec<config::Value> = value
                 .split(',')
                 .map(str::trim)
@@ -400,6 +503,22 @@ fn in_range(key: &str, v: u64, min: u64, max: u64) -> Result<u64, ConfigError> {
     }
 }
 
+/// A password kept in a file (a mounted Kubernetes Secret); one trailing newline is dropped.
+fn read_secret(key: &str, path: &str) -> Result<Secret, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::invalid(
+            key,
+            format!("cannot read {path}: {e}; mount the secret there"),
+        )
+    })?;
+    let text = text.strip_suffix('\n').unwrap_or(&text);
+    let text = text.strip_suffix('\r').unwrap_or(text);
+    if text.is_empty() {
+        return Err(ConfigError::invalid(key, format!("{path} is empty")));
+    }
+    Ok(Secret::new(text))
+}
+
 fn secret(s: Option<String>) -> Option<Secret> {
     s.filter(|p| !p.is_empty()).map(Secret::new)
 }
@@ -475,6 +594,55 @@ impl FileConfig {
                 16,
                 1 << 30,
             )? as usize,
+            accept_backlog: in_range(
+                "accept_backlog",
+                self.accept_backlog.unwrap_or(1024),
+                1,
+                65535,
+            )? as u32,
+        };
+        let fence = Fence {
+            time: non_zero("fence_time", dur("fence_time", &self.fence_time, "30s")?)?,
+            policy: match self.fence_policy.as_deref().unwrap_or("serve") {
+                "serve" => FencePolicy::Serve,
+                "hold" => FencePolicy::Hold,
+                other => {
+                    return Err(ConfigError::invalid(
+                        "fence_policy",
+                        format!("'{other}' is not a policy; use serve or hold"),
+                    ))
+                }
+            },
+        };
+        let shutdown = ShutdownTimes {
+            delay: dur("shutdown_delay", &self.shutdown_delay, "5s")?,
+            timeout: dur("shutdown_timeout", &self.shutdown_timeout, "25s")?,
+        };
+        let mut client_allow = Vec::new();
+        for c in self.client_allow.unwrap_or_default() {
+            client_allow
+                .push(Cidr::parse(&c).map_err(|m| ConfigError::invalid("client_allow", m))?);
+        }
+        let redis_password = match (secret(self.redis_password), self.redis_password_file) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::invalid(
+                    "redis_password_file",
+                    "set either REDIS_PASSWORD or REDIS_PASSWORD_FILE, not both",
+                ))
+            }
+            (p, None) => p,
+            (None, Some(f)) => Some(read_secret("redis_password_file", &f)?),
+        };
+        let sentinel_password = match (secret(self.sentinel_password), self.sentinel_password_file)
+        {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::invalid(
+                    "sentinel_password_file",
+                    "set either SENTINEL_PASSWORD or SENTINEL_PASSWORD_FILE, not both",
+                ))
+            }
+            (p, None) => p,
+            (None, Some(f)) => Some(read_secret("sentinel_password_file", &f)?),
         };
         let log_format = match self.log_format.as_deref().unwrap_or("text") {
             "text" => LogFormat::Text,
@@ -493,10 +661,13 @@ impl FileConfig {
             replica_listen,
             admin_listen,
             health_listen: None,
-            redis_password: secret(self.redis_password),
-            sentinel_password: secret(self.sentinel_password),
+            redis_password,
+            sentinel_password,
             timeouts,
             limits,
+            fence,
+            shutdown,
+            client_allow,
             log_format,
             log_filter: self.log.unwrap_or_else(|| "info".to_string()),
         })
@@ -690,6 +861,64 @@ mod tests {
             (CONFIG_FILE_ENV, "x"),
         ]);
         assert_eq!(Config::unknown_env(&e), ["SENTINEL_PROXY_MAX_CLIENT"]);
+    }
+
+    #[test]
+    fn reliability_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, "s3cret-from-file\n").unwrap();
+        let c = Config::load(
+            None,
+            &env(&[
+                (
+                    "SENTINEL_PROXY_CLIENT_ALLOW",
+                    "10.0.0.0/8, 127.0.0.1,2001:db8::/32",
+                ),
+                ("SENTINEL_PROXY_FENCE_POLICY", "hold"),
+                ("SENTINEL_PROXY_FENCE_TIME", "10s"),
+                ("SENTINEL_PROXY_ACCEPT_BACKLOG", "4096"),
+                ("SENTINEL_PROXY_SHUTDOWN_DELAY", "0s"),
+                ("REDIS_PASSWORD_FILE", pw.to_str().unwrap()),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.client_allow.len(), 3);
+        assert!(c.client_allow[0].contains("10.1.2.3".parse().unwrap()));
+        assert!(!c.client_allow[0].contains("11.1.2.3".parse().unwrap()));
+        assert!(c.client_allow[1].contains("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(c.client_allow[2].contains("2001:db8::1".parse().unwrap()));
+        assert!(!c.client_allow[2].contains("10.1.2.3".parse().unwrap()));
+        assert_eq!(c.fence.policy, FencePolicy::Hold);
+        assert_eq!(c.fence.time, Duration::from_secs(10));
+        assert_eq!(c.limits.accept_backlog, 4096);
+        assert_eq!(c.shutdown.delay, Duration::ZERO);
+        assert_eq!(c.redis_password.unwrap().expose(), "s3cret-from-file");
+        assert!(Cidr::parse("0.0.0.0/0")
+            .unwrap()
+            .contains("8.8.8.8".parse().unwrap()));
+
+        for (name, value, hint) in [
+            ("SENTINEL_PROXY_CLIENT_ALLOW", "10.0.0.0/33", "0 to 32"),
+            ("SENTINEL_PROXY_CLIENT_ALLOW", "nope", "10.0.0.0/8"),
+            ("SENTINEL_PROXY_FENCE_POLICY", "maybe", "serve or hold"),
+            ("REDIS_PASSWORD_FILE", "/nonexistent/pw", "mount the secret"),
+        ] {
+            let err = Config::load(None, &env(&[(name, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(hint), "{name}={value}: {err}");
+        }
+        let err = Config::load(
+            None,
+            &env(&[
+                ("REDIS_PASSWORD", "a"),
+                ("REDIS_PASSWORD_FILE", pw.to_str().unwrap()),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("not both"), "{err}");
     }
 
     #[test]

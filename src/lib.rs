@@ -37,7 +37,7 @@ pub mod route;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, watch};
@@ -67,11 +67,16 @@ pub struct Bound {
     pub health: Option<SocketAddr>,
 }
 
-/// A started proxy. Dropping it does not stop it; call [`Running::stop`].
+/// A started proxy. Dropping it does not stop it; call [`Running::stop`] or
+/// [`Running::drain`].
 pub struct Running {
     pub bound: Bound,
     route: route::RouteReader,
     shutdown: watch::Sender<bool>,
+    drain: watch::Sender<bool>,
+    draining: Arc<AtomicBool>,
+    shared: Arc<proxy::Shared>,
+    shutdown_times: config::ShutdownTimes,
     tasks: JoinSet<()>,
 }
 
@@ -81,38 +86,95 @@ impl Running {
         &self.route
     }
 
-    /// Stop accepting, close every session and wait for the tasks.
+    /// Stop at once: close every session wherever it is and wait for the tasks.
     pub async fn stop(mut self) {
         let _ = self.shutdown.send(true);
         while self.tasks.join_next().await.is_some() {}
     }
+
+    /// Stop the way a rolling update wants it: /readyz turns 503 at once; the listeners keep
+    /// accepting for `shutdown_delay` (endpoints are being updated meanwhile); then they stop
+    /// and every session closes at its next safe point (nothing in flight, its last reply
+    /// written), so request/response clients see a clean close between replies. Whatever is
+    /// still open after `shutdown_timeout` is cut.
+    pub async fn drain(self) {
+        let times = self.shutdown_times.clone();
+        self.draining.store(true, Ordering::SeqCst);
+        tracing::info!(delay = ?times.delay, "draining: /readyz is 503, still accepting");
+        tokio::time::sleep(times.delay).await;
+        let _ = self.drain.send(true);
+        let open = self.shared.clients.load(Ordering::SeqCst);
+        tracing::info!(open_sessions = open, timeout = ?times.timeout, "draining: listeners closed, sessions close at safe points");
+        let deadline = tokio::time::Instant::now() + times.timeout;
+        while self.shared.clients.load(Ordering::SeqCst) > 0
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let left = self.shared.clients.load(Ordering::SeqCst);
+        if left > 0 {
+            tracing::warn!(
+                sessions = left,
+                "shutdown timeout reached; cutting the remaining sessions"
+            );
+        }
+        self.stop().await;
+    }
 }
 
-fn bind(what: &'static str, addr: SocketAddr) -> Result<tokio::net::TcpListener, Error> {
-    proxy::listener::bind(addr).map_err(|source| Error::Bind { what, addr, source })
+fn bind(
+    what: &'static str,
+    addr: SocketAddr,
+    backlog: u32,
+) -> Result<tokio::net::TcpListener, Error> {
+    proxy::listener::bind(addr, backlog).map_err(|source| Error::Bind { what, addr, source })
+}
+
+/// Make sure the process may open enough files for `max_clients` (two sockets per client),
+/// raising the soft limit up to the hard one, and say what to do when even that is too low.
+fn check_open_files(max_clients: usize) {
+    let needed = (max_clients as u64) * 2 + 256;
+    match rlimit::increase_nofile_limit(needed) {
+        Ok(got) if got >= needed => {
+            tracing::debug!(limit = got, needed, "open-file limit");
+        }
+        Ok(got) => tracing::warn!(
+            limit = got,
+            needed,
+            max_clients,
+            "open-file limit too low for max_clients: raise the hard limit (ulimit -Hn, \
+             LimitNOFILE=, or the container runtime's default) or lower max_clients; \
+             clients beyond the limit will fail to connect"
+        ),
+        Err(e) => tracing::warn!(error = %e, "cannot read or raise the open-file limit"),
+    }
 }
 
 /// Bind every listener and start every task; returns once the proxy accepts connections.
 pub async fn start(config: Config) -> Result<Running, Error> {
     config.check_runnable()?;
     let prometheus = metrics::init();
+    check_open_files(config.limits.max_clients);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (drain_tx, drain_rx) = watch::channel(false);
+    let draining = Arc::new(AtomicBool::new(false));
+    let backlog = config.limits.accept_backlog;
     let (writer, reader) = route::table();
     let mut tasks = JoinSet::new();
 
-    let master_l = bind("listen", config.listen)?;
+    let master_l = bind("listen", config.listen, backlog)?;
     let replica_l = config
         .replica_listen
-        .map(|a| bind("replica_listen", a))
+        .map(|a| bind("replica_listen", a, backlog))
         .transpose()?;
     let admin_l = config
         .admin_listen
-        .map(|a| bind("admin_listen", a))
+        .map(|a| bind("admin_listen", a, 128))
         .transpose()?;
     let health_l = config
         .health_listen
         .as_ref()
-        .map(|h| bind("health_listen", h.addr))
+        .map(|h| bind("health_listen", h.addr, 128))
         .transpose()?;
     let local = |l: &tokio::net::TcpListener| l.local_addr().expect("bound socket has an address");
     let bound = Bound {
@@ -148,6 +210,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         writer,
         check_settings,
         config.timeouts.hold,
+        config.fence.clone(),
         health_tx,
         shutdown_rx.clone(),
     );
@@ -168,6 +231,8 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         replica_load: Mutex::new(Default::default()),
         shutdown: shutdown_rx.clone(),
         failover_stats: Default::default(),
+        client_allow: config.client_allow.clone(),
+        drain: drain_rx,
     });
     tasks.spawn(proxy::report_failovers(shared.clone()));
     tasks.spawn(proxy::listener::accept_loop(
@@ -188,6 +253,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         route: reader.clone(),
         prometheus,
         monitor_uri: config.health_listen.as_ref().map(|h| h.uri.clone()),
+        draining: draining.clone(),
     });
     for l in [admin_l, health_l].into_iter().flatten() {
         tasks.spawn(admin::serve(l, admin_state.clone(), shutdown_rx.clone()));
@@ -205,15 +271,20 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         bound,
         route: reader,
         shutdown: shutdown_tx,
+        drain: drain_tx,
+        draining,
+        shared,
+        shutdown_times: config.shutdown.clone(),
         tasks,
     })
 }
 
-/// Run the proxy until `shutdown` completes, then stop it.
+/// Run the proxy until `shutdown` completes (SIGTERM in the binary), then drain it
+/// gracefully (see [`Running::drain`]).
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
     let running = start(config).await?;
     shutdown.await;
-    tracing::info!("shutting down");
-    running.stop().await;
+    tracing::info!("shutdown requested");
+    running.drain().await;
     Ok(())
 }

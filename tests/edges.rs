@@ -144,3 +144,31 @@ async fn protocol_errors_close_only_that_client_and_limits_hold() {
     assert!(again.is_some(), "a slot frees up when a client leaves");
     p.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_allow_list_refuses_others_clearly() {
+    let lab = lab(LabOptions {
+        replicas: 0,
+        sentinels: 1,
+        quorum: 1,
+        ..LabOptions::default()
+    })
+    .await;
+    let mut config = config_for(&lab);
+    config.client_allow = vec![sentinel_proxy::config::Cidr::parse("10.0.0.0/8").unwrap()];
+    let p = proxy(config).await;
+    let (reply, closed) = raw_exchange(p.bound.listen, b"PING\r\n", 100).await;
+    assert_eq!(
+        reply,
+        b"-ERR sentinel-proxy: client address not allowed\r\n"
+    );
+    assert!(closed);
+    p.stop().await;
+
+    let mut config = config_for(&lab);
+    config.client_allow = vec![sentinel_proxy::config::Cidr::parse("127.0.0.0/8").unwrap()];
+    let p = proxy(config).await;
+    let (reply, _) = raw_exchange(p.bound.listen, b"PING\r\n", 7).await;
+    assert_eq!(reply, b"+PONG\r\n");
+    p.stop().await;
+}

@@ -74,3 +74,43 @@ async fn without_a_majority_at_start_there_is_no_master_until_sentinels_return()
     assert_eq!(Some(master), lab.master());
     p.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_sentinel_unreachable_follows_the_fence_policy() {
+    use sentinel_proxy::config::FencePolicy;
+    use std::time::Duration;
+    for policy in [FencePolicy::Serve, FencePolicy::Hold] {
+        let mut lab = lab(LabOptions::default()).await;
+        let mut config = config_for(&lab);
+        config.fence.time = Duration::from_secs(1);
+        config.fence.policy = policy;
+        config.timeouts.hold = Duration::from_millis(500);
+        let p = proxy(config).await;
+        for i in 0..3 {
+            lab.kill_sentinel(i);
+        }
+        // Longer than the fence time plus a link check.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let (reply, _) = raw_exchange(p.bound.listen, b"PING\r\n", 7).await;
+        let text = String::from_utf8_lossy(&reply).to_string();
+        match policy {
+            FencePolicy::Serve => {
+                assert_eq!(text, "+PONG\r\n", "serve keeps the ROLE-confirmed master");
+                assert!(p.route().load().serving_master().is_some());
+            }
+            FencePolicy::Hold => {
+                assert!(
+                    text.starts_with("-TRYAGAIN"),
+                    "hold stops forwarding: {text}"
+                );
+                let (status, _) = http_get(p.bound.admin.unwrap(), "/readyz").await;
+                assert_eq!(status, 503);
+                tokio::task::block_in_place(|| lab.restart_sentinel(0)).unwrap();
+                wait_serving(&p).await;
+                let (reply, _) = raw_exchange(p.bound.listen, b"PING\r\n", 7).await;
+                assert_eq!(reply, b"+PONG\r\n", "a reachable Sentinel lifts the fence");
+            }
+        }
+        p.stop().await;
+    }
+}

@@ -55,6 +55,11 @@ pub struct Controller {
     hold_timeout: Duration,
     /// When the current hold began, for the hold-duration histogram.
     holding_since: Option<Instant>,
+    fence: crate::config::Fence,
+    /// Since when no Sentinel link has been up.
+    all_links_down_since: Option<Instant>,
+    /// Every Sentinel has been unreachable for longer than the fence time.
+    fenced: bool,
 }
 
 impl Controller {
@@ -62,6 +67,7 @@ impl Controller {
         writer: RouteWriter,
         check_settings: CheckSettings,
         hold_timeout: Duration,
+        fence: crate::config::Fence,
         health_tx: mpsc::Sender<HealthReport>,
         shutdown: watch::Receiver<bool>,
     ) -> Controller {
@@ -77,6 +83,9 @@ impl Controller {
             failing_over: HashMap::new(),
             hold_timeout,
             holding_since: None,
+            fence,
+            all_links_down_since: None,
+            fenced: false,
         }
     }
 
@@ -99,6 +108,7 @@ impl Controller {
                 _ = tick.tick() => {
                     self.expire_holds();
                     self.count_disagreements();
+                    self.check_fence();
                 }
                 _ = shutdown.changed() => return,
             }
@@ -202,6 +212,34 @@ impl Controller {
                 self.failing_over.remove(&sentinel);
             }
             _ => {}
+        }
+    }
+
+    /// Every Sentinel unreachable for longer than the fence time: this proxy may be on the
+    /// minority side of a partition. Policy `hold` stops forwarding; `serve` only says so.
+    fn check_fence(&mut self) {
+        let any_up = self.sentinels.values().any(|s| s.up);
+        if any_up || self.sentinels.is_empty() {
+            self.all_links_down_since = None;
+        } else if self.all_links_down_since.is_none() {
+            self.all_links_down_since = Some(Instant::now());
+        }
+        let fenced = self
+            .all_links_down_since
+            .is_some_and(|t| t.elapsed() >= self.fence.time);
+        if fenced != self.fenced {
+            self.fenced = fenced;
+            match (fenced, self.fence.policy) {
+                (true, crate::config::FencePolicy::Hold) => tracing::warn!(
+                    after = ?self.fence.time,
+                    "no Sentinel reachable: fence policy hold, forwarding stops until one is back"
+                ),
+                (true, crate::config::FencePolicy::Serve) => tracing::warn!(
+                    after = ?self.fence.time,
+                    "no Sentinel reachable: fence policy serve, still routing to the ROLE-confirmed master"
+                ),
+                (false, _) => tracing::info!("a Sentinel is reachable again; fence lifted"),
+            }
         }
     }
 
@@ -366,7 +404,9 @@ impl Controller {
             Some(Role::Master) => self.node(&c.node),
             _ => None,
         });
+        let hold_for_fence = self.fenced && self.fence.policy == crate::config::FencePolicy::Hold;
         let (state, master) = match confirmed {
+            Some(n) if hold_for_fence => (RouteState::Holding, Some(n)),
             // The announced failover of this very master holds it; a new master is served.
             Some(n)
                 if !self.failing_over.is_empty()

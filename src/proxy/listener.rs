@@ -12,11 +12,9 @@ use super::session::{ConnGuard, Session};
 use super::Shared;
 use crate::metrics::{self as m, Listener};
 
-/// Pending connections the kernel may queue before we accept them.
-const BACKLOG: i32 = 1024;
-
-/// Bind a listening socket. `[::]:PORT` listens on IPv4 too (dual stack), as HAProxy's `v4v6`.
-pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+/// Bind a listening socket with room for `backlog` pending connections. `[::]:PORT` listens
+/// on IPv4 too (dual stack), as HAProxy's `v4v6`.
+pub fn bind(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     if addr.is_ipv6() {
         socket.set_only_v6(false)?;
@@ -24,7 +22,7 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.set_reuse_address(true)?;
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
-    socket.listen(BACKLOG)?;
+    socket.listen(backlog.min(i32::MAX as u32) as i32)?;
     TcpListener::from_std(socket.into())
 }
 
@@ -32,12 +30,15 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 pub async fn accept_loop(listener: TcpListener, kind: Listener, shared: Arc<Shared>) {
     let handles = m::handles().listener(kind);
     let mut shutdown = shared.shutdown.clone();
+    let mut drain = shared.drain.clone();
     loop {
         let accepted = tokio::select! {
             r = listener.accept() => r,
             _ = shutdown.changed() => return,
+            // Draining: the socket closes, so new connections are refused by the kernel.
+            _ = drain.changed() => return,
         };
-        let (stream, _peer) = match accepted {
+        let (stream, peer) = match accepted {
             Ok(s) => s,
             Err(e) => {
                 // EMFILE and friends: back off a little instead of spinning.
@@ -47,12 +48,23 @@ pub async fn accept_loop(listener: TcpListener, kind: Listener, shared: Arc<Shar
             }
         };
         handles.accepted.increment(1);
+        if !shared.client_allow.is_empty()
+            && !shared.client_allow.iter().any(|c| c.contains(peer.ip()))
+        {
+            m::handles().rejected_not_allowed.increment(1);
+            tracing::debug!(%peer, "client address not in client_allow; refused");
+            tokio::spawn(refuse(
+                stream,
+                b"-ERR sentinel-proxy: client address not allowed\r\n",
+            ));
+            continue;
+        }
         let _ = stream.set_nodelay(true);
         let open = shared.clients.fetch_add(1, Ordering::AcqRel) + 1;
         if open > shared.max_clients {
             shared.clients.fetch_sub(1, Ordering::AcqRel);
             m::handles().rejected_max_clients.increment(1);
-            tokio::spawn(refuse(stream));
+            tokio::spawn(refuse(stream, b"-ERR max number of clients reached\r\n"));
             continue;
         }
         handles.connections.increment(1.0);
@@ -68,12 +80,8 @@ pub async fn accept_loop(listener: TcpListener, kind: Listener, shared: Arc<Shar
     }
 }
 
-/// Tell a client over the limit why, as Redis does, then close.
-async fn refuse(mut stream: TcpStream) {
-    let _ = tokio::time::timeout(
-        std::time::Duration::from_secs(1),
-        stream.write_all(b"-ERR max number of clients reached\r\n"),
-    )
-    .await;
+/// Tell a refused client why (as Redis does for max clients), then close.
+async fn refuse(mut stream: TcpStream, why: &'static [u8]) {
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), stream.write_all(why)).await;
     let _ = stream.shutdown().await;
 }

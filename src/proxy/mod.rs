@@ -28,6 +28,10 @@ pub struct Shared {
     pub replica_load: Mutex<HashMap<SocketAddr, usize>>,
     pub shutdown: watch::Receiver<bool>,
     pub failover_stats: FailoverStats,
+    /// Client networks allowed in; empty = everybody.
+    pub client_allow: Vec<crate::config::Cidr>,
+    /// Set when a graceful shutdown begins: sessions close at their next safe point.
+    pub drain: watch::Receiver<bool>,
 }
 
 /// What sessions did about master changes, summed for one log line per failover instead of

@@ -170,6 +170,7 @@ impl Session {
     async fn relay(&mut self) -> CloseReason {
         let mut route_rx = self.shared.route.subscribe();
         let mut shutdown = self.shared.shutdown.clone();
+        let mut drain = self.shared.drain.clone();
         let idle = self.shared.timeouts.client_idle;
         let mut last_input = Instant::now();
         loop {
@@ -179,8 +180,15 @@ impl Session {
             if self.client_eof && self.state.in_flight() == 0 && self.ready.bytes == 0 {
                 return CloseReason::ClientClosed;
             }
-            let can_read_client =
-                !self.client_eof && self.fatal.is_none() && self.cbuf.len() < READ_BUDGET;
+            let draining = *drain.borrow_and_update();
+            if draining && self.at_safe_point() && !self.more_input_waiting() {
+                return CloseReason::Shutdown;
+            }
+            // Draining: finish the frame being read, take no new ones.
+            let can_read_client = !self.client_eof
+                && self.fatal.is_none()
+                && self.cbuf.len() < READ_BUDGET
+                && (!draining || self.req.mid_frame());
             let hold_deadline = self.held_since.map(|t| t + self.shared.timeouts.hold);
             let idle_deadline = idle
                 .filter(|_| self.state.in_flight() == 0 && !self.state.subscribed())
@@ -258,8 +266,36 @@ impl Session {
                         return CloseReason::IdleTimeout;
                     }
                 }
+                _ = drain.changed(), if !draining => {}
                 _ = shutdown.changed() => return CloseReason::Shutdown,
             }
+        }
+    }
+
+    /// Nothing in flight, nothing half read or half written: closing now costs the client
+    /// nothing but a reconnect.
+    fn at_safe_point(&self) -> bool {
+        self.ready.bytes == 0
+            && !self.req.mid_frame()
+            && !self.rep.mid_frame()
+            && self.resend.is_none()
+            && (self.state.untracked || self.state.in_flight() == 0)
+    }
+
+    /// While draining the client is not read; before closing, take what it already sent so
+    /// that a command on its way is answered rather than dropped.
+    fn more_input_waiting(&mut self) -> bool {
+        reserve_for_read(&mut self.cbuf);
+        match self.client.try_read_buf(&mut self.cbuf) {
+            Ok(n) if n > 0 => {
+                m::handles().bytes_from_clients.increment(n as u64);
+                if let Err(e) = self.scan_requests() {
+                    m::handles().client_protocol_errors.increment(1);
+                    self.fatal = Some(format!("-ERR Protocol error: {e}\r\n"));
+                }
+                true
+            }
+            _ => false,
         }
     }
 
@@ -802,8 +838,10 @@ mod tests {
             max_clients: 1,
             clients: Default::default(),
             replica_load: Default::default(),
-            shutdown: rx,
+            shutdown: rx.clone(),
             failover_stats: Default::default(),
+            client_allow: Vec::new(),
+            drain: rx,
         });
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
