@@ -226,7 +226,11 @@ async fn aborted_failover_resumes_on_the_old_master() {
         p.route().load().serving_master().is_none(),
         "the proxy holds during the failover attempt"
     );
+    // A client that connects during the hold waits instead of being refused.
+    let mut newcomer = TcpStream::connect(p.bound.listen).await.unwrap();
+    send(&mut newcomer, b"PING\r\n").await;
     lab.redis[i].signal_pause(false).unwrap();
+    read_until(&mut newcomer, b"+PONG\r\n").await;
 
     // It comes back; the route serves it again, same generation (nothing moved).
     let gen = p.route().generation();
