@@ -14,6 +14,7 @@
 //! proxy/           listener.rs accept · session.rs one task per client ·
 //!                  state.rs what a session did · upstream.rs node choice  (data path)
 //! lab.rs           spawns local redis-server/redis-sentinel topologies    (tests, demo, bench)
+//! netlab.rs        the same across network namespaces, for partition tests (root only)
 //! bench/           failover benchmark: writers, Sentinel timeline, report, SVG, HAProxy peer
 //! demo.rs          `sentinel-proxy demo`
 //! ```
@@ -31,6 +32,7 @@ pub mod demo;
 pub mod haproxy_cfg;
 pub mod lab;
 pub mod metrics;
+pub mod netlab;
 pub mod proxy;
 pub mod resp;
 pub mod route;

@@ -26,6 +26,9 @@ struct SentinelState {
     /// Since when this Sentinel has reported a master other than the routed one, and whether
     /// that was already counted.
     disagrees_since: Option<(Instant, bool)>,
+    /// Last time it answered (a view or an event): the fence counts from the last contact,
+    /// not from when a hung link was finally declared down.
+    last_seen: Option<Instant>,
 }
 
 /// Sentinels lag a second or two behind a failover; only a disagreement that outlasts this is
@@ -132,9 +135,10 @@ impl Controller {
                 } else {
                     tracing::debug!(sentinel = %r.sentinel, %reason, "Sentinel still unreachable");
                 }
+                // Its last view stays: it no longer votes (elect counts only live links), but
+                // the replicas it named keep their ROLE checks and stay routable while they
+                // answer, even when every Sentinel is out of reach.
                 s.up = false;
-                // A stale view must not vote.
-                s.view = None;
                 gauge!(m::SENTINEL_LINK_UP, "sentinel" => label).set(0.0);
             }
             Report::Removed => {
@@ -146,10 +150,14 @@ impl Controller {
                 let s = self.sentinels.entry(r.sentinel).or_default();
                 s.up = true;
                 s.view = Some(view);
+                s.last_seen = Some(Instant::now());
                 self.elect();
             }
             Report::Event(ev) => {
                 counter!(m::SENTINEL_EVENTS, "event" => ev.name.clone()).increment(1);
+                if let Some(s) = self.sentinels.get_mut(&r.sentinel) {
+                    s.last_seen = Some(Instant::now());
+                }
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_secs_f64())
@@ -222,7 +230,8 @@ impl Controller {
         if any_up || self.sentinels.is_empty() {
             self.all_links_down_since = None;
         } else if self.all_links_down_since.is_none() {
-            self.all_links_down_since = Some(Instant::now());
+            let last_contact = self.sentinels.values().filter_map(|s| s.last_seen).max();
+            self.all_links_down_since = Some(last_contact.unwrap_or_else(Instant::now));
         }
         let fenced = self
             .all_links_down_since
@@ -421,7 +430,7 @@ impl Controller {
             None => (RouteState::NoMaster, None),
         };
         let mut replica_names: BTreeSet<&HostPort> = BTreeSet::new();
-        for s in self.sentinels.values().filter(|s| s.up) {
+        for s in self.sentinels.values() {
             if let Some(v) = &s.view {
                 replica_names.extend(v.replicas.iter());
             }

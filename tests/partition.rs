@@ -1,0 +1,505 @@
+//! Network partitions, with the nodes in network namespaces (see `sentinel_proxy::netlab`):
+//! the master cut off from its Sentinels and replicas while the proxy still reaches it, and the
+//! proxy cut off from every Sentinel under both fence policies.
+//!
+//! Needs root, `ip netns` and iptables; without them every test prints why and passes.
+//! Run with `-- --nocapture` to see the measured windows.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use common::*;
+use sentinel_proxy::bench::{events, load};
+use sentinel_proxy::config::{Config, FencePolicy, HostPort};
+use sentinel_proxy::netlab::{self, NetLab, NetLabError, NetLabOptions};
+use sentinel_proxy::route::RouteState;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The namespace lab, or None (with the reason printed) when this host cannot run it.
+async fn netlab_or_skip(test: &str) -> Option<NetLab> {
+    logs();
+    if let Err(why) = netlab::available() {
+        eprintln!("SKIPPED {test}: {why}");
+        return None;
+    }
+    match tokio::task::spawn_blocking(|| NetLab::start(NetLabOptions::default()))
+        .await
+        .expect("netlab task")
+    {
+        Ok(lab) => Some(lab),
+        Err(NetLabError::Unavailable(why)) => {
+            eprintln!("SKIPPED {test}: {why}");
+            None
+        }
+        Err(e) => panic!("the namespace topology starts: {e}"),
+    }
+}
+
+fn config_for(lab: &NetLab) -> Config {
+    let sentinels = lab
+        .sentinel_addrs()
+        .iter()
+        .map(|a| HostPort::parse(&a.to_string()).unwrap())
+        .collect();
+    let mut c = Config::for_sentinels(sentinels, &lab.opts.master_name);
+    c.timeouts.role_interval = Duration::from_millis(250);
+    c.timeouts.role_timeout = Duration::from_millis(500);
+    c
+}
+
+/// Run blocking lab calls (iptables, redis calls) off the async workers' backs.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
+}
+
+fn now_secs() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+fn ms(since: Instant, t: Instant) -> f64 {
+    t.saturating_duration_since(since).as_secs_f64() * 1000.0
+}
+
+/// MONITOR a node directly and collect (server time, line) for lines mentioning `needle`.
+async fn monitor(
+    addr: SocketAddr,
+    needle: &'static str,
+) -> (
+    tokio::task::JoinHandle<Vec<(f64, String)>>,
+    tokio::sync::oneshot::Sender<()>,
+) {
+    let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"MONITOR\r\n").await.unwrap();
+    let mut ok = [0u8; 5];
+    s.read_exact(&mut ok).await.unwrap();
+    assert_eq!(&ok, b"+OK\r\n");
+    let task = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        let mut pending = String::new();
+        let mut buf = vec![0u8; 65536];
+        loop {
+            tokio::select! {
+                r = s.read(&mut buf) => match r {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => pending.push_str(&String::from_utf8_lossy(&buf[..n])),
+                },
+                _ = &mut stop_rx => break,
+            }
+            while let Some(i) = pending.find("\r\n") {
+                let line: String = pending.drain(..i + 2).collect();
+                if line.contains(needle) {
+                    let ts: f64 = line
+                        .trim_start_matches('+')
+                        .split_whitespace()
+                        .next()
+                        .and_then(|t| t.parse().ok())
+                        .unwrap_or(0.0);
+                    seen.push((ts, line));
+                }
+            }
+        }
+        seen
+    });
+    (task, stop_tx)
+}
+
+/// Routes the proxy published: (seen at, state, generation).
+type Routes = Arc<Mutex<Vec<(Instant, RouteState, u64)>>>;
+
+/// Every route the proxy publishes, with the instant it was seen.
+fn record_routes(p: &sentinel_proxy::Running) -> (Routes, tokio::task::JoinHandle<()>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let reader = p.route().clone();
+    let mut rx = reader.subscribe();
+    let out = seen.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            let r = reader.load();
+            out.lock()
+                .unwrap()
+                .push((Instant::now(), r.state, r.generation));
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    });
+    (seen, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn isolated_master_gets_no_write_after_the_switch() {
+    let test = "isolated_master_gets_no_write_after_the_switch";
+    let Some(lab) = netlab_or_skip(test).await else {
+        return;
+    };
+    let p = proxy(config_for(&lab)).await;
+    let old = lab.redis[0].addr;
+    assert_eq!(wait_serving(&p).await, old);
+
+    let t0 = Instant::now();
+    let mut sentinel_events = events::watch(&lab.sentinel_addrs(), None, &lab.opts.master_name, t0);
+    assert_eq!(
+        sentinel_events.wait_subscribed(3, PATIENCE).await,
+        3,
+        "subscribed to every Sentinel"
+    );
+    let (mon, stop_mon) = monitor(old, "part:").await;
+    let writers = load::start_with(
+        load::LoadOptions {
+            target: p.bound.listen,
+            writers: 8,
+            key_prefix: "part:".into(),
+            password: None,
+            timeout: Duration::from_secs(5),
+        },
+        load::Keys::PerWriter,
+        t0,
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(writers.live.snapshot().0 > 0, "writers run before the cut");
+
+    let (routes, route_task) = record_routes(&p);
+    let gen = p.route().generation();
+    let route = p.route().clone();
+    let published = tokio::spawn(async move {
+        let r = route
+            .wait_for(|r| r.generation > gen && r.serving_master().is_some())
+            .await;
+        (now_secs(), Instant::now(), r.master.as_ref().unwrap().addr)
+    });
+    let cut_wall = now_secs();
+    let cut = Instant::now();
+    blocking(|| lab.isolate_master_from_sentinels_and_replicas()).unwrap();
+    let (published_wall, published_at, new_master) = tokio::time::timeout(PATIENCE, published)
+        .await
+        .expect("the route moves to a new master")
+        .unwrap();
+    assert_ne!(new_master, old);
+    assert_eq!(
+        Some(new_master),
+        blocking(|| lab.master()),
+        "the proxy routes where Sentinel says"
+    );
+
+    // Keep writing for 2 s on the new master.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let reports = writers.stop().await;
+    let _ = stop_mon.send(());
+    let seen = mon.await.unwrap();
+    let timeline = sentinel_events.stop().await;
+
+    // What happened when, in ms after the cut.
+    let cut_ms = ms(t0, cut);
+    let first = |name: &str| {
+        timeline
+            .iter()
+            .find(|e| e.event == name && (name == "+switch-master" || e.is_about_master()))
+            .map(|e| e.t_ms - cut_ms)
+    };
+    let hold_ms = routes
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(t, s, _)| *t >= cut && *s != RouteState::Serving)
+        .map(|(t, _, _)| ms(cut, *t));
+    let publish_ms = ms(cut, published_at);
+
+    // Acknowledged writes lost: INCR returns the counter of the master that ran it, so when a
+    // writer's values fall back, the isolated master had acknowledged that many writes the new
+    // master never received (±1 for a command whose outcome the writer never learnt).
+    let mut lost = 0i64;
+    let mut acked_old_after_cut = 0u64;
+    let mut last_old_ack_ms: f64 = 0.0;
+    let mut acked_new = 0u64;
+    for r in &reports {
+        let j = r
+            .acks
+            .windows(2)
+            .position(|w| w[1].value <= w[0].value)
+            .map(|i| i + 1);
+        let (old_acks, new_acks) = match j {
+            Some(j) => r.acks.split_at(j),
+            None => {
+                // No regression: nothing lost; split at the publication for the counts.
+                let k = r
+                    .acks
+                    .iter()
+                    .position(|a| t0 + Duration::from_micros(a.at_us) >= published_at)
+                    .unwrap_or(r.acks.len());
+                r.acks.split_at(k)
+            }
+        };
+        if let (Some(old_max), Some(new_first)) =
+            (old_acks.iter().map(|a| a.value).max(), new_acks.first())
+        {
+            lost += (old_max - (new_first.value - 1)).max(0);
+        }
+        for a in old_acks {
+            let at = t0 + Duration::from_micros(a.at_us);
+            if at > cut {
+                acked_old_after_cut += 1;
+                last_old_ack_ms = last_old_ack_ms.max(ms(cut, at));
+            }
+        }
+        acked_new += new_acks.len() as u64;
+    }
+    let executed_after_cut = seen.iter().filter(|(t, _)| *t > cut_wall).count();
+    let total: u64 = reports.iter().map(|r| r.acked).sum();
+    let mut errors = std::collections::BTreeMap::new();
+    for r in &reports {
+        for (k, n) in &r.errors {
+            *errors.entry(k.clone()).or_insert(0u64) += n;
+        }
+    }
+    let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.0} ms"));
+    eprintln!(
+        "partition (master isolated, proxy still reaches it): after the cut +sdown {}, +odown {}, \
+         proxy holds {}, +switch-master {}, route published {publish_ms:.0} ms",
+        f(first("+sdown")),
+        f(first("+odown")),
+        f(hold_ms),
+        f(first("+switch-master")),
+    );
+    eprintln!(
+        "  acknowledged writes lost (acked by the isolated master after the cut, before the proxy \
+         held): {lost}; writes acked by it after the cut: {acked_old_after_cut} (last {last_old_ack_ms:.0} ms \
+         after the cut); INCRs it executed after the cut (MONITOR): {executed_after_cut}"
+    );
+    eprintln!(
+        "  writers: {total} acknowledged, {acked_new} on the new master {new_master}, errors {errors:?}"
+    );
+
+    // No write reached the isolated master after the route moved (1 s of slack for commands
+    // already on the wire, as in tests/failover.rs).
+    assert!(
+        seen.iter().any(|(t, _)| *t < cut_wall),
+        "MONITOR saw the writers before the cut"
+    );
+    let late: Vec<_> = seen
+        .iter()
+        .filter(|(t, _)| *t > published_wall + 1.0)
+        .collect();
+    assert!(
+        late.is_empty(),
+        "writes reached the isolated master after the route moved: {} e.g. {:?}",
+        late.len(),
+        late.first()
+    );
+    assert!(
+        acked_new > 0,
+        "the writers kept succeeding on the new master"
+    );
+
+    // Heal: Sentinel turns the old master into a replica; the proxy stays on the new master.
+    let healed = Instant::now();
+    blocking(|| lab.heal()).unwrap();
+    let lab_ref = &lab;
+    blocking(|| {
+        sentinel_proxy::lab::eventually("the old master to become a replica", PATIENCE, || {
+            (lab_ref.role(old).as_deref() == Some("slave")).then_some(())
+        })
+    })
+    .expect("Sentinel demotes the old master after the heal");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    route_task.abort();
+    let after_heal: Vec<String> = routes
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(t, _, _)| *t >= healed)
+        .map(|(t, s, g)| format!("+{:.0} ms {s:?} gen {g}", ms(healed, *t)))
+        .collect();
+    eprintln!(
+        "  after the heal: old master a replica again in {:.0} ms; route changes: {after_heal:?}",
+        ms(healed, Instant::now()) - 1000.0
+    );
+    let r = p.route().load();
+    assert_eq!(r.serving_master().map(|n| n.addr), Some(new_master));
+    let reply =
+        blocking(|| sentinel_proxy::lab::call(p.bound.listen, None, &["INCR", "part:after"]))
+            .expect("a write through the proxy after the heal");
+    assert!(matches!(
+        reply,
+        redis_protocol::resp2::types::BytesFrame::Integer(_)
+    ));
+    p.stop().await;
+}
+
+/// Is every Sentinel link of this lab reported `up` (true) or down (false) in /metrics?
+async fn links(admin: SocketAddr, lab_sentinels: &[SocketAddr], up: bool) -> bool {
+    let (_, m) = http_get(admin, "/metrics").await;
+    let want = if up { "1" } else { "0" };
+    lab_sentinels.iter().all(|s| {
+        let key = format!("sentinel_proxy_sentinel_link_up{{sentinel=\"{s}\"}} ");
+        m.lines()
+            .find_map(|l| l.strip_prefix(&key))
+            .is_some_and(|v| v.trim() == want)
+    })
+}
+
+async fn wait_links(admin: SocketAddr, sentinels: &[SocketAddr], up: bool) {
+    let what = if up {
+        "every Sentinel link up"
+    } else {
+        "every Sentinel link down"
+    };
+    eventually(what, || async {
+        links(admin, sentinels, up).await.then_some(())
+    })
+    .await
+}
+
+async fn ping(addr: SocketAddr) -> String {
+    let (reply, _) = raw_exchange(addr, b"PING\r\n", 7).await;
+    String::from_utf8_lossy(&reply).into_owned()
+}
+
+async fn proxy_cut_from_sentinels(policy: FencePolicy) {
+    let test = format!("proxy_cut_from_every_sentinel ({policy:?})");
+    let Some(lab) = netlab_or_skip(&test).await else {
+        return;
+    };
+    let mut config = config_for(&lab);
+    config.timeouts.connect = Duration::from_secs(1);
+    config.timeouts.hold = Duration::from_secs(1);
+    config.fence.time = Duration::from_secs(2);
+    config.fence.policy = policy;
+    let p = proxy(config).await;
+    let admin = p.bound.admin.unwrap();
+    let sentinels = lab.sentinel_addrs();
+    let master = lab.redis[0].addr;
+    wait_links(admin, &sentinels, true).await;
+    assert_eq!(ping(p.bound.listen).await, "+PONG\r\n");
+    let replicas_before = eventually("both replicas routed", || async {
+        let n = p.route().load().replicas.len();
+        (n == lab.opts.replicas).then_some(n)
+    })
+    .await;
+
+    // A client writing every 100 ms through the whole cut.
+    let target = p.bound.listen;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let steady = tokio::spawn(async move {
+        let (mut ok, mut failed) = (0u64, Vec::new());
+        while !*stop_rx.borrow() {
+            let (reply, _) = raw_exchange(target, b"INCR part:steady\r\n", 4).await;
+            let text = String::from_utf8_lossy(&reply).into_owned();
+            if text.starts_with(':') {
+                ok += 1;
+            } else {
+                failed.push(text);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        (ok, failed)
+    });
+
+    let cut = Instant::now();
+    blocking(|| lab.cut_proxy_from_sentinels()).unwrap();
+    tokio::time::timeout(PATIENCE, wait_links(admin, &sentinels, false))
+        .await
+        .expect("the proxy notices the hung Sentinel links");
+    let detected = cut.elapsed();
+    eprintln!(
+        "proxy cut from every Sentinel ({policy:?}): all links reported down {:.0} ms after the cut \
+         (connect_timeout 1 s, role_interval 250 ms)",
+        detected.as_secs_f64() * 1000.0
+    );
+
+    match policy {
+        FencePolicy::Hold => {
+            let r = tokio::time::timeout(
+                PATIENCE,
+                p.route().wait_for(|r| r.serving_master().is_none()),
+            )
+            .await
+            .expect("hold: the proxy stops forwarding");
+            assert_eq!(r.state, RouteState::Holding);
+            eprintln!(
+                "  hold: forwarding stopped {:.0} ms after the cut (fence_time 2 s)",
+                cut.elapsed().as_secs_f64() * 1000.0
+            );
+            let t = Instant::now();
+            let reply = ping(p.bound.listen).await;
+            assert!(
+                reply.starts_with("-TRYAGAIN"),
+                "hold answers TRYAGAIN after hold_timeout: {reply:?}"
+            );
+            eprintln!(
+                "  hold: a command got {:?} after {:.0} ms",
+                reply.trim_end(),
+                t.elapsed().as_secs_f64() * 1000.0
+            );
+            let (status, _) = http_get(admin, "/readyz").await;
+            assert_eq!(status, 503, "/readyz while held");
+        }
+        FencePolicy::Serve => {
+            // Well past the fence time: still the ROLE-confirmed master.
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            let r = p.route().load();
+            assert_eq!(r.serving_master().map(|n| n.addr), Some(master));
+            assert_eq!(ping(p.bound.listen).await, "+PONG\r\n");
+            let (status, _) = http_get(admin, "/readyz").await;
+            assert_eq!(status, 200, "/readyz while serving");
+        }
+    }
+    eprintln!(
+        "  replicas in the route: {replicas_before} before the cut, {} during it",
+        p.route().load().replicas.len()
+    );
+
+    let healed = Instant::now();
+    blocking(|| lab.heal_proxy_from_sentinels()).unwrap();
+    tokio::time::timeout(PATIENCE, wait_links(admin, &sentinels, true))
+        .await
+        .expect("the links come back after the heal");
+    let r = tokio::time::timeout(
+        PATIENCE,
+        p.route().wait_for(|r| r.serving_master().is_some()),
+    )
+    .await
+    .expect("serving again after the heal");
+    assert_eq!(r.serving_master().map(|n| n.addr), Some(master));
+    eprintln!(
+        "  after the heal: links up and serving in {:.0} ms",
+        healed.elapsed().as_secs_f64() * 1000.0
+    );
+    assert_eq!(ping(p.bound.listen).await, "+PONG\r\n");
+    let (status, _) = http_get(admin, "/readyz").await;
+    assert_eq!(status, 200);
+
+    stop_tx.send(true).unwrap();
+    let (ok, failed) = steady.await.unwrap();
+    match policy {
+        FencePolicy::Serve => assert!(
+            failed.is_empty(),
+            "serve: every write succeeded through the cut ({ok} ok): {failed:?}"
+        ),
+        FencePolicy::Hold => {
+            assert!(ok > 0);
+            assert!(
+                failed.iter().all(|f| f.starts_with("-TRYAGAIN")),
+                "hold: only TRYAGAIN errors: {failed:?}"
+            );
+            eprintln!("  hold: steady writer {ok} ok, {} TRYAGAIN", failed.len());
+        }
+    }
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_cut_from_every_sentinel_hold_stops_forwarding() {
+    proxy_cut_from_sentinels(FencePolicy::Hold).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_cut_from_every_sentinel_serve_keeps_the_master() {
+    proxy_cut_from_sentinels(FencePolicy::Serve).await;
+}
