@@ -7,9 +7,11 @@
 //!    `split_to(n).freeze()` (no copy). While the route has no serving master they wait in the
 //!    buffer, up to `hold_timeout`, then each gets an error reply.
 //! 3. Replies are scanned, counted against what is in flight, and written back.
-//! 4. When the master changes (a new route generation) a session bound to the old master is
-//!    cut: it never writes another byte there, because every upstream write happens under the
-//!    route fence after checking the generation.
+//! 4. When the master changes (a new route generation) a session bound to the old master never
+//!    writes another byte there (every upstream write happens under the route fence after
+//!    checking the generation). Once nothing is in flight it reconnects to the new master and
+//!    replays its state; MULTI/WATCH/MONITOR sessions are closed instead (docs/failover.md).
+//! 5. On a graceful shutdown it closes at its next safe point, between two replies.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
