@@ -26,7 +26,7 @@ use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use crate::config::{Config, HealthListener, HostPort, LogFormat, Secret};
+use crate::config::{Config, HealthListener, LogFormat, Secret};
 use crate::haproxy_cfg::{self, Bind, HaproxyCfgError, HaproxyConfig};
 
 /// Largest `maxconn` sentinel-proxy accepts (its `max_clients` limit).
@@ -268,15 +268,7 @@ pub fn convert(h: &HaproxyConfig) -> Result<(Config, Vec<String>), CompatError> 
                 .into(),
         ));
     }
-    let sentinels = h
-        .sentinels
-        .iter()
-        .map(|s| HostPort {
-            host: s.host.clone(),
-            port: s.port,
-        })
-        .collect();
-    let mut c = Config::for_sentinels(sentinels, &h.master_name);
+    let mut c = Config::for_sentinels(h.sentinels.clone(), &h.master_name);
 
     c.listen =
         first_bind("frontend ft_redis_master", &h.master_bind, &mut warnings).ok_or_else(|| {

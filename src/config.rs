@@ -162,6 +162,13 @@ pub struct HostPort {
 }
 
 impl HostPort {
+    pub fn new(host: impl Into<String>, port: u16) -> Self {
+        HostPort {
+            host: host.into(),
+            port,
+        }
+    }
+
     pub fn parse(s: &str) -> Result<HostPort, String> {
         let s = s.trim();
         let (host, port) = if let Some(rest) = s.strip_prefix('[') {

@@ -37,32 +37,9 @@ use std::time::Duration;
 /// Where the HAProxy image (and so the chart) looks for its configuration.
 pub const DEFAULT_CONFIG_PATH: &str = "/usr/local/etc/haproxy/haproxy.cfg";
 
-/// A `host:port` pair. Host names are kept as written; the proxy resolves them.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct HostPort {
-    /// Host name or IP literal, without IPv6 brackets.
-    pub host: String,
-    pub port: u16,
-}
-
-impl HostPort {
-    pub fn new(host: impl Into<String>, port: u16) -> Self {
-        HostPort {
-            host: host.into(),
-            port,
-        }
-    }
-}
-
-impl fmt::Display for HostPort {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.host.contains(':') {
-            write!(f, "[{}]:{}", self.host, self.port)
-        } else {
-            write!(f, "{}:{}", self.host, self.port)
-        }
-    }
-}
+/// A `host:port` pair, the same type the configuration uses. Host names are kept as written;
+/// the proxy resolves them.
+pub use crate::config::HostPort;
 
 /// One listening address from a `bind` line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -459,6 +436,11 @@ struct Tokens {
     unquoted_env: bool,
 }
 
+/// Bound on the bytes that variables expand to on one line. Without it,
+/// `setenv A "$A$A"` repeated doubles the line at each step and a few hundred
+/// bytes of configuration exhaust memory (found by fuzzing).
+const MAX_LINE_EXPANSION: usize = 64 * 1024;
+
 /// HAProxy's `parse_line()` for configuration files, made total: it always
 /// returns words and reports the first problem instead of stopping.
 fn tokenize(line: &str, env: &Env<'_>) -> Tokens {
@@ -470,6 +452,7 @@ fn tokenize(line: &str, env: &Env<'_>) -> Tokens {
     let mut dquote = false;
     let mut problem: Option<String> = None;
     let mut unquoted_env = false;
+    let mut expanded = 0usize;
     let note = |p: &mut Option<String>, msg: String| {
         if p.is_none() {
             *p = Some(msg);
@@ -566,7 +549,18 @@ fn tokenize(line: &str, env: &Env<'_>) -> Tokens {
                     if unquoted_brace {
                         unquoted_env = true;
                     }
-                    let value = value.unwrap_or_default();
+                    let mut value = value.unwrap_or_default();
+                    expanded = expanded.saturating_add(value.len());
+                    if expanded > MAX_LINE_EXPANSION {
+                        note(
+                            &mut problem,
+                            format!(
+                                "variables expand to more than {MAX_LINE_EXPANSION} bytes \
+                                 on this line"
+                            ),
+                        );
+                        value.clear();
+                    }
                     if split {
                         // `${VAR[*]}`: one word per whitespace-separated piece.
                         let mut first = true;
@@ -725,7 +719,11 @@ impl Section {
             shown_word(&self.header, 0)
         } else {
             // The name is always the header's second word.
-            format!("{} {}", shown_word(&self.header, 0), shown_word(&self.header, 1))
+            format!(
+                "{} {}",
+                shown_word(&self.header, 0),
+                shown_word(&self.header, 1)
+            )
         }
     }
     fn is_front(&self) -> bool {

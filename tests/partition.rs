@@ -9,14 +9,13 @@ mod common;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use common::*;
 use sentinel_proxy::bench::{events, load};
 use sentinel_proxy::config::{Config, FencePolicy, HostPort};
 use sentinel_proxy::netlab::{self, NetLab, NetLabError, NetLabOptions};
 use sentinel_proxy::route::RouteState;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The namespace lab, or None (with the reason printed) when this host cannot run it.
 async fn netlab_or_skip(test: &str) -> Option<NetLab> {
@@ -55,59 +54,8 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
     tokio::task::block_in_place(f)
 }
 
-fn now_secs() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-}
-
 fn ms(since: Instant, t: Instant) -> f64 {
     t.saturating_duration_since(since).as_secs_f64() * 1000.0
-}
-
-/// MONITOR a node directly and collect (server time, line) for lines mentioning `needle`.
-async fn monitor(
-    addr: SocketAddr,
-    needle: &'static str,
-) -> (
-    tokio::task::JoinHandle<Vec<(f64, String)>>,
-    tokio::sync::oneshot::Sender<()>,
-) {
-    let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(b"MONITOR\r\n").await.unwrap();
-    let mut ok = [0u8; 5];
-    s.read_exact(&mut ok).await.unwrap();
-    assert_eq!(&ok, b"+OK\r\n");
-    let task = tokio::spawn(async move {
-        let mut seen = Vec::new();
-        let mut pending = String::new();
-        let mut buf = vec![0u8; 65536];
-        loop {
-            tokio::select! {
-                r = s.read(&mut buf) => match r {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => pending.push_str(&String::from_utf8_lossy(&buf[..n])),
-                },
-                _ = &mut stop_rx => break,
-            }
-            while let Some(i) = pending.find("\r\n") {
-                let line: String = pending.drain(..i + 2).collect();
-                if line.contains(needle) {
-                    let ts: f64 = line
-                        .trim_start_matches('+')
-                        .split_whitespace()
-                        .next()
-                        .and_then(|t| t.parse().ok())
-                        .unwrap_or(0.0);
-                    seen.push((ts, line));
-                }
-            }
-        }
-        seen
-    });
-    (task, stop_tx)
 }
 
 /// Routes the proxy published: (seen at, state, generation).

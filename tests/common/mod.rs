@@ -151,3 +151,55 @@ pub fn info_port(info: &str) -> u16 {
         .and_then(|p| p.trim().parse().ok())
         .expect("INFO server has tcp_port")
 }
+
+/// MONITOR a node directly and collect (server time, line) for lines mentioning `needle`.
+pub async fn monitor(
+    addr: SocketAddr,
+    needle: &'static str,
+) -> (
+    tokio::task::JoinHandle<Vec<(f64, String)>>,
+    tokio::sync::oneshot::Sender<()>,
+) {
+    let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"MONITOR\r\n").await.unwrap();
+    let mut ok = [0u8; 5];
+    s.read_exact(&mut ok).await.unwrap();
+    assert_eq!(&ok, b"+OK\r\n");
+    let task = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        let mut pending = String::new();
+        let mut buf = vec![0u8; 65536];
+        loop {
+            tokio::select! {
+                r = s.read(&mut buf) => match r {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => pending.push_str(&String::from_utf8_lossy(&buf[..n])),
+                },
+                _ = &mut stop_rx => break,
+            }
+            while let Some(i) = pending.find("\r\n") {
+                let line: String = pending.drain(..i + 2).collect();
+                if line.contains(needle) {
+                    let ts: f64 = line
+                        .trim_start_matches('+')
+                        .split_whitespace()
+                        .next()
+                        .and_then(|t| t.parse().ok())
+                        .unwrap_or(0.0);
+                    seen.push((ts, line));
+                }
+            }
+        }
+        seen
+    });
+    (task, stop_tx)
+}
+
+/// Unix time now, comparable with MONITOR's timestamps.
+pub fn now_secs() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
