@@ -89,6 +89,8 @@ pub async fn run(args: DemoArgs, interrupt: impl Future<Output = ()>) -> Result<
     config.listen = args.listen;
     config.replica_listen = Some(args.replica_listen);
     config.admin_listen = Some(args.admin_listen);
+    // A demo needs a few clients, not the production default (which asks for 20,000+ fds).
+    config.limits.max_clients = 1000;
     let proxy = crate::start(config).await?;
     let route = proxy.route().clone();
     let ready = tokio::time::timeout(
