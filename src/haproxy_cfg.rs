@@ -2644,7 +2644,7 @@ fn parse_server_addr(spec: &str) -> Result<(String, Option<u16>), String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Current chart (DandyDeveloper/charts redis-ha 4.3x, `config-haproxy.cfg`)
@@ -2652,7 +2652,9 @@ mod tests {
     /// sentinel.auth=true, haproxy.readOnly.enabled=true,
     /// haproxy.metrics.enabled=true, haproxy.stickyBalancing=true, IPv6 on
     /// (default), after haproxy_init.sh replaced REPLACE_ANNOUNCE<N>.
-    const CHART_FULL: &str = r#"defaults REDIS
+    /// The redis-ha chart's haproxy.cfg, rendered with every option on (also used by compat's
+    /// tests).
+    pub(crate) const CHART_FULL: &str = r#"defaults REDIS
   mode tcp
   timeout connect 4s
   timeout server 330s
