@@ -1,0 +1,84 @@
+//! `haproxy_cfg::parse` on arbitrary text (bytes decoded as lossy UTF-8) with a fixed
+//! environment. Invariants:
+//! - no panic, no hang (libFuzzer `-timeout`), no unbounded allocation (`-rss_limit_mb`);
+//! - an error points at a line of the text: `1 <= line <= number of lines`, no file name, and
+//!   its message reads `haproxy.cfg line <n>: ...`;
+//! - on success, every `ignored` entry is on a line of the text and every warning names one;
+//! - the passwords in the environment never show in `ignored` (keywords only, by contract) nor
+//!   in the `Debug` output (redacted), unless the text itself contains them.
+
+use sentinel_proxy::haproxy_cfg::{self, HaproxyCfgError};
+
+pub const REDIS_SECRET: &str = "Zq7redisSECRETkx9";
+pub const SENTINEL_SECRET: &str = "Wp3sentinelSECRETjm2";
+
+/// The fixed environment: the chart's two secrets, a list for `${VAR[*]}`, an empty variable,
+/// and one whose value looks like an expansion (it must not be expanded again).
+pub fn env(name: &str) -> Option<String> {
+    Some(
+        match name {
+            "AUTH" => REDIS_SECRET,
+            "SENTINELAUTH" => SENTINEL_SECRET,
+            "HOSTS" => "10.0.0.1 10.0.0.2  [::1]",
+            "PORT" => "6379",
+            "EMPTY" => "",
+            "NESTED" => "${AUTH}$AUTH",
+            _ => return None,
+        }
+        .to_string(),
+    )
+}
+
+/// Entry point of `haproxy_cfg`.
+pub fn check(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let lines = text.split('\n').count();
+    let secret_in_text = text.contains(REDIS_SECRET) || text.contains(SENTINEL_SECRET);
+    match haproxy_cfg::parse(&text, &env) {
+        Err(e) => check_error(&e, lines),
+        Ok(cfg) => {
+            for (line, what) in &cfg.ignored {
+                assert!(
+                    (1..=lines).contains(line),
+                    "ignored entry on line {line} of {lines}: {what}"
+                );
+                if !secret_in_text {
+                    assert!(
+                        !what.contains(REDIS_SECRET) && !what.contains(SENTINEL_SECRET),
+                        "secret in ignored entry {what:?}"
+                    );
+                }
+            }
+            for w in &cfg.warnings {
+                let n = line_of(w).unwrap_or_else(|| panic!("warning without a line: {w:?}"));
+                assert!((1..=lines).contains(&n), "warning on line {n} of {lines}: {w}");
+            }
+            if !secret_in_text {
+                let dbg = format!("{cfg:?}");
+                assert!(
+                    !dbg.contains(REDIS_SECRET) && !dbg.contains(SENTINEL_SECRET),
+                    "secret in Debug output"
+                );
+            }
+        }
+    }
+}
+
+fn check_error(e: &HaproxyCfgError, lines: usize) {
+    assert!(e.file.is_none(), "file in an error of parse(): {e:?}");
+    assert!(
+        (1..=lines).contains(&e.line),
+        "error on line {} of {lines}: {e}",
+        e.line
+    );
+    let shown = e.to_string();
+    let prefix = format!("haproxy.cfg line {}: ", e.line);
+    assert!(shown.starts_with(&prefix), "error text {shown:?}");
+}
+
+/// `haproxy.cfg line <n>: ...` → n.
+fn line_of(w: &str) -> Option<usize> {
+    let rest = w.strip_prefix("haproxy.cfg line ")?;
+    let end = rest.find(':')?;
+    rest[..end].parse().ok()
+}
