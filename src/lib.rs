@@ -132,6 +132,20 @@ fn bind(
     proxy::listener::bind(addr, backlog).map_err(|source| Error::Bind { what, addr, source })
 }
 
+/// Fold histogram samples into their buckets every few seconds until shutdown.
+async fn metrics_upkeep(
+    handle: metrics_exporter_prometheus::PrometheusHandle,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => handle.run_upkeep(),
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
 /// Make sure the process may open enough files for `max_clients` (two sockets per client),
 /// raising the soft limit up to the hard one, and say what to do when even that is too low.
 fn check_open_files(max_clients: usize) {
@@ -163,6 +177,9 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     let backlog = config.limits.accept_backlog;
     let (writer, reader) = route::table();
     let mut tasks = JoinSet::new();
+    // Histogram samples stay in memory until upkeep folds them in; without it they would pile
+    // up between scrapes (or forever, with nobody scraping).
+    tasks.spawn(metrics_upkeep(prometheus.clone(), shutdown_rx.clone()));
 
     let master_l = bind("listen", config.listen, backlog)?;
     let replica_l = config
@@ -213,6 +230,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         check_settings,
         config.timeouts.hold,
         config.fence.clone(),
+        config.sentinels.len(),
         health_tx,
         shutdown_rx.clone(),
     );

@@ -63,6 +63,9 @@ pub struct Controller {
     all_links_down_since: Option<Instant>,
     /// Every Sentinel has been unreachable for longer than the fence time.
     fenced: bool,
+    /// Configured Sentinel entries: a majority is never smaller than theirs, even before every
+    /// entry has been resolved and reported.
+    configured: usize,
 }
 
 impl Controller {
@@ -71,6 +74,7 @@ impl Controller {
         check_settings: CheckSettings,
         hold_timeout: Duration,
         fence: crate::config::Fence,
+        configured: usize,
         health_tx: mpsc::Sender<HealthReport>,
         shutdown: watch::Receiver<bool>,
     ) -> Controller {
@@ -89,6 +93,7 @@ impl Controller {
             fence,
             all_links_down_since: None,
             fenced: false,
+            configured,
         }
     }
 
@@ -300,7 +305,7 @@ impl Controller {
 
     /// Apply the agreement rule to the current views.
     fn elect(&mut self) {
-        let total = self.sentinels.len();
+        let total = self.sentinels.len().max(self.configured);
         let mut votes: HashMap<&HostPort, (usize, u64)> = HashMap::new();
         for v in self.sentinels.values().filter(|s| s.up) {
             if let Some(view) = &v.view {
@@ -505,5 +510,93 @@ fn export_route(route: &crate::route::Route, previous: Option<&crate::route::Rou
         if let Some(new) = &route.master {
             gauge!(m::MASTER_INFO, "address" => new.name.to_string()).set(1.0);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::sentinel::{MasterView, Report, SentinelReport};
+
+    fn controller(configured: usize) -> Controller {
+        let (writer, _reader) = crate::route::table();
+        let (health_tx, _health_rx) = mpsc::channel(16);
+        let (_tx, shutdown) = watch::channel(false);
+        Controller::new(
+            writer,
+            CheckSettings {
+                password: None,
+                interval: Duration::from_secs(1),
+                timeout: Duration::from_secs(1),
+            },
+            Duration::from_secs(15),
+            crate::config::Fence {
+                time: Duration::from_secs(30),
+                policy: crate::config::FencePolicy::Serve,
+            },
+            configured,
+            health_tx,
+            shutdown,
+        )
+    }
+
+    fn view(from: u16, master: u16, epoch: u64) -> SentinelReport {
+        SentinelReport {
+            sentinel: SocketAddr::from(([127, 0, 0, 1], from)),
+            report: Report::View(MasterView {
+                master: Some(HostPort::new("127.0.0.1", master)),
+                epoch,
+                replicas: vec![],
+                flags: "master".into(),
+            }),
+        }
+    }
+
+    fn candidate(c: &Controller) -> Option<u16> {
+        c.candidate.as_ref().map(|c| c.node.port)
+    }
+
+    #[tokio::test]
+    async fn the_first_view_alone_is_no_majority() {
+        let mut c = controller(3);
+        c.on_sentinel(view(1, 6379, 0));
+        assert_eq!(candidate(&c), None, "1 of 3 configured Sentinels");
+        c.on_sentinel(view(2, 6379, 0));
+        assert_eq!(candidate(&c), Some(6379));
+    }
+
+    #[tokio::test]
+    async fn one_against_one_elects_nobody_and_stale_majorities_cannot_pull_back() {
+        let mut c = controller(2);
+        c.on_sentinel(view(1, 6379, 0));
+        c.on_sentinel(view(2, 6380, 0));
+        assert_eq!(candidate(&c), None);
+
+        let mut c = controller(3);
+        for s in 1..=3 {
+            c.on_sentinel(view(s, 6379, 1));
+        }
+        assert_eq!(candidate(&c), Some(6379));
+        // A +switch-master moves the route; two Sentinels still reporting the old master with
+        // the old epoch do not move it back.
+        c.on_sentinel(SentinelReport {
+            sentinel: SocketAddr::from(([127, 0, 0, 1], 1)),
+            report: Report::Event(crate::control::sentinel::Event {
+                name: "+switch-master".into(),
+                switch: Some((
+                    HostPort::new("127.0.0.1", 6379),
+                    HostPort::new("127.0.0.1", 6380),
+                )),
+                instance: None,
+            }),
+        });
+        assert_eq!(candidate(&c), Some(6380));
+        c.on_sentinel(view(2, 6379, 1));
+        c.on_sentinel(view(3, 6379, 1));
+        assert_eq!(candidate(&c), Some(6380));
+        // A majority with a newer epoch does move it.
+        c.on_sentinel(view(2, 6381, 5));
+        c.on_sentinel(view(3, 6381, 5));
+        assert_eq!(candidate(&c), Some(6381));
     }
 }

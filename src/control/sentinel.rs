@@ -354,6 +354,16 @@ pub async fn supervise(
                         .await;
                 }
                 for a in addrs {
+                    if !watchers.contains_key(&a) {
+                        // Announce the address before its watcher can report a view, so the
+                        // controller counts it in the majority from the start.
+                        let _ = tx
+                            .send(SentinelReport {
+                                sentinel: a,
+                                report: Report::LinkDown("connecting".into()),
+                            })
+                            .await;
+                    }
                     watchers.entry(a).or_insert_with(|| {
                         tokio::spawn(watcher(
                             a,

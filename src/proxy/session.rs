@@ -35,7 +35,9 @@ const STREAM_AFTER: usize = 64 * 1024;
 /// Read size once a buffer has filled up.
 const READ_CHUNK: usize = 16 * 1024;
 /// Size of the first read into an empty buffer.
-const FIRST_READ: usize = 4 * 1024;
+/// 1 KiB: larger than almost every request and reply, and small enough for the allocator's
+/// per-thread cache (a 4 KiB block is not).
+const FIRST_READ: usize = 1024;
 /// How long replies already in flight on a demoted master are awaited before the session
 /// answers them as outcome-unknown and moves on.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
@@ -108,6 +110,8 @@ pub struct Session {
     client_eof: bool,
     /// The session had an upstream before: the next one gets its state replayed.
     had_upstream: bool,
+    /// Why the last upstream connect failed, for the error reply if the hold runs out.
+    last_connect_error: Option<String>,
     /// When a stale upstream (older generation) started draining its in-flight replies.
     draining_since: Option<Instant>,
     /// Commands counted in sentinel_proxy_commands_held by this session.
@@ -148,6 +152,7 @@ impl Session {
             fatal: None,
             client_eof: false,
             had_upstream: false,
+            last_connect_error: None,
             draining_since: None,
             held_count: 0,
             single: None,
@@ -215,7 +220,7 @@ impl Session {
                         return CloseReason::ClientError;
                     }
                     reserve_for_read(&mut self.cbuf);
-                    match self.client.try_read_buf(&mut self.cbuf) {
+                    match read_now(&mut self.client, &mut self.cbuf) {
                         Ok(0) => self.client_eof = true,
                         Ok(n) => {
                             last_input = Instant::now();
@@ -234,7 +239,7 @@ impl Session {
                         Ok(()) => {
                             reserve_for_read(&mut self.ubuf);
                             let up = self.up.as_mut().expect("guarded by has_up");
-                            up.stream.try_read_buf(&mut self.ubuf)
+                            read_now(&mut up.stream, &mut self.ubuf)
                         }
                         Err(e) => Err(e),
                     };
@@ -288,7 +293,7 @@ impl Session {
     /// that a command on its way is answered rather than dropped.
     fn more_input_waiting(&mut self) -> bool {
         reserve_for_read(&mut self.cbuf);
-        match self.client.try_read_buf(&mut self.cbuf) {
+        match read_now(&mut self.client, &mut self.cbuf) {
             Ok(n) if n > 0 => {
                 m::handles().bytes_from_clients.increment(n as u64);
                 if let Err(e) = self.scan_requests() {
@@ -380,6 +385,7 @@ impl Session {
         match Box::pin(Upstream::connect(target, &self.shared)).await {
             Ok(up) => {
                 self.up = Some(up);
+                self.last_connect_error = None;
                 self.rep.reset();
                 if self.had_upstream {
                     match Box::pin(self.replay()).await {
@@ -405,6 +411,7 @@ impl Session {
             Err(e) => {
                 m::handles().upstream_connect_errors.increment(1);
                 tracing::debug!(error = %e, "cannot connect upstream; holding");
+                self.last_connect_error = Some(e.to_string());
                 self.reconnect_at = Some(Instant::now() + RECONNECT_BACKOFF);
                 Ok(false)
             }
@@ -691,8 +698,14 @@ impl Session {
             self.rep.consume(partial);
         }
         if total > 0 {
-            let chunk = self.ubuf.split_to(total).freeze();
-            self.write_client(&chunk).await?;
+            // Written straight from the buffer: splitting it off would promote the buffer to
+            // a shared one (an allocation) only to drop the piece after the write.
+            m::handles().bytes_to_clients.increment(total as u64);
+            self.client
+                .write_all(&self.ubuf[..total])
+                .await
+                .map_err(|_| CloseReason::ClientError)?;
+            bytes::Buf::advance(&mut self.ubuf, total);
         }
         Ok(())
     }
@@ -750,11 +763,21 @@ impl Session {
         let _ = self.cbuf.split_to(self.ready.bytes);
         self.ready.bytes = 0;
         self.ready.frames.clear();
-        let msg = format!(
-            "-TRYAGAIN sentinel-proxy: no confirmed master for '{}' after {}; command not sent\r\n",
-            self.shared.master_name,
-            fmt_secs(waited)
-        );
+        let msg = match self.last_connect_error.take() {
+            // A confirmed master that cannot be reached from here (EMFILE, refused …) is not a
+            // Sentinel problem: say what failed.
+            Some(e) => format!(
+                "-TRYAGAIN sentinel-proxy: cannot connect to the master of '{}' ({}) after {}; command not sent\r\n",
+                self.shared.master_name,
+                e.replace(['\r', '\n'], " "),
+                fmt_secs(waited)
+            ),
+            None => format!(
+                "-TRYAGAIN sentinel-proxy: no confirmed master for '{}' after {}; command not sent\r\n",
+                self.shared.master_name,
+                fmt_secs(waited)
+            ),
+        };
         let mut out = Vec::with_capacity(n * msg.len());
         for _ in 0..n {
             out.extend_from_slice(msg.as_bytes());
@@ -772,6 +795,17 @@ async fn sleep_until(deadline: Option<Instant>) {
         Some(t) => tokio::time::sleep_until(t.into()).await,
         None => std::future::pending().await,
     }
+}
+
+/// Read what is there now; `WouldBlock` when nothing is. Unlike `try_read_buf`, a short read
+/// clears the socket's readiness, so the next wait does not begin with a read that can only
+/// answer EAGAIN (two wasted syscalls per request otherwise).
+fn read_now(stream: &mut TcpStream, buf: &mut BytesMut) -> std::io::Result<usize> {
+    use futures_util::FutureExt;
+    stream
+        .read_buf(buf)
+        .now_or_never()
+        .unwrap_or_else(|| Err(std::io::ErrorKind::WouldBlock.into()))
 }
 
 async fn upstream_readable(up: &Option<Upstream>) -> std::io::Result<()> {
