@@ -36,6 +36,7 @@ packaging:
 
 bench:
 	$(CARGO) bench --bench resp
+	$(CARGO) bench --bench relay
 
 clean:
 	$(CARGO) clean

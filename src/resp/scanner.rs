@@ -452,6 +452,63 @@ struct Level {
     attr: bool,
 }
 
+/// The pending element counts of the open aggregates, innermost last. The outermost level is
+/// kept inline: requests never nest, so a request scanner never allocates, and a reply scanner
+/// only for nested aggregates (an idle session then holds no heap memory for its scanners).
+#[derive(Clone, Debug, Default)]
+struct Stack {
+    first: Option<Level>,
+    more: Vec<Level>,
+}
+
+impl Stack {
+    #[inline]
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.more.len()
+    }
+
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    /// The outermost level.
+    #[inline]
+    fn bottom(&self) -> Option<&Level> {
+        self.first.as_ref()
+    }
+
+    #[inline]
+    fn push(&mut self, level: Level) {
+        if self.first.is_none() {
+            self.first = Some(level);
+        } else {
+            self.more.push(level);
+        }
+    }
+
+    #[inline]
+    fn last_mut(&mut self) -> Option<&mut Level> {
+        match self.more.last_mut() {
+            Some(level) => Some(level),
+            None => self.first.as_mut(),
+        }
+    }
+
+    #[inline]
+    fn pop(&mut self) {
+        if self.more.pop().is_none() {
+            self.first = None;
+        }
+    }
+
+    #[inline]
+    fn clear(&mut self) {
+        self.first = None;
+        self.more.clear();
+    }
+}
+
 /// The resumable frame scanner. See the module documentation for the rules.
 #[derive(Clone, Debug)]
 pub struct Scanner {
@@ -461,7 +518,7 @@ pub struct Scanner {
     /// Examined bytes of the current frame still in the caller's buffer.
     pos: usize,
     state: State,
-    stack: Vec<Level>,
+    stack: Stack,
     kind: FrameKind,
     head: Head,
     cap: Cap,
@@ -553,6 +610,13 @@ fn fast_number(b: &[u8]) -> Option<(i64, usize)> {
     }
 }
 
+/// `len` payload bytes at `start` followed by `\r\n`, all in `buf`: the payload's bounds.
+#[inline]
+fn payload_bounds(buf: &[u8], start: usize, len: u64) -> Option<(usize, usize)> {
+    let end = start.checked_add(usize::try_from(len).ok()?)?;
+    (buf.get(end..end.checked_add(2)?)? == b"\r\n").then_some((start, end))
+}
+
 impl Scanner {
     pub fn new(mode: Mode, limits: Limits) -> Self {
         Scanner {
@@ -561,7 +625,7 @@ impl Scanner {
             max_depth: MAX_REPLY_DEPTH,
             pos: 0,
             state: State::Value,
-            stack: Vec::new(),
+            stack: Stack::default(),
             kind: FrameKind::Other,
             head: Head::EMPTY,
             cap: Cap::Off,
@@ -604,11 +668,155 @@ impl Scanner {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
+        if !self.started {
+            // A frame not begun yet: try it whole first (see `fast_frame`).
+            if let Some(info) = self.fast_frame(buf) {
+                return Ok(Scan::Frame(info));
+            }
+        }
         let r = self.run(buf);
         if let Err(e) = &r {
             self.failed = Some(e.clone());
         }
         r
+    }
+
+    /// The frame at the start of `buf` when it is complete and of a common shape: a request
+    /// multibulk, a reply `+`/`-`/`:` line, a `$` bulk, or a flat `*` array of those. One pass
+    /// with plain index arithmetic instead of the byte-driven state machine — about 3x fewer
+    /// instructions for the commands and replies a proxy relays all day.
+    ///
+    /// `None` whenever anything is unusual (incomplete, invalid, over a limit, nested, another
+    /// type): the caller then runs the resumable path from the same first byte, so that path
+    /// alone decides every error and every partial frame, and this one can only ever agree with
+    /// it. It runs at most once per frame (only while no byte of the frame has been examined),
+    /// so a frame that arrives in pieces costs one extra pass over its first read at most.
+    #[inline]
+    fn fast_frame(&self, buf: &[u8]) -> Option<FrameInfo> {
+        match self.mode {
+            Mode::Request => self.fast_request(buf),
+            Mode::Reply => self.fast_reply(buf),
+        }
+    }
+
+    /// `*<n>\r\n` followed by `n` complete `$<len>\r\n<payload>\r\n` elements, within the limits.
+    #[inline]
+    fn fast_request(&self, buf: &[u8]) -> Option<FrameInfo> {
+        if *buf.first()? != b'*' {
+            return None;
+        }
+        let (count, n) = self.fast_header(&buf[1..])?;
+        if count <= 0 || count > i64::from(i32::MAX) || count as u64 > self.limits.max_multibulk_len
+        {
+            return None;
+        }
+        let mut pos = 1 + n;
+        let mut head = Head::EMPTY;
+        for i in 0..count {
+            if *buf.get(pos)? != b'$' {
+                return None;
+            }
+            let (len, n) = self.fast_header(buf.get(pos + 1..)?)?;
+            if len < 0 || len as u64 > self.limits.max_bulk_len {
+                return None;
+            }
+            let (start, end) = payload_bounds(buf, pos + 1 + n, len as u64)?;
+            if i == 0 {
+                head.push_slice(&buf[start..end]);
+            }
+            pos = end + 2;
+        }
+        Some(FrameInfo {
+            len: pos,
+            kind: FrameKind::Array,
+            head,
+        })
+    }
+
+    /// A top-level reply value, or a flat array of simple values with its head captured.
+    #[inline]
+    fn fast_reply(&self, buf: &[u8]) -> Option<FrameInfo> {
+        let ty = *buf.first()?;
+        if ty != b'*' {
+            let (len, kind, head) = self.fast_reply_value(buf, false)?;
+            return Some(FrameInfo { len, kind, head });
+        }
+        let (count, n) = self.fast_header(&buf[1..])?;
+        if count < -1 {
+            return None;
+        }
+        let mut pos = 1 + n;
+        let mut head = Head::EMPTY;
+        for i in 0..count.max(0) {
+            let (len, kind, item_head) = self.fast_reply_value(&buf[pos..], i == 0)?;
+            if kind == FrameKind::Error {
+                return None;
+            }
+            if i == 0 {
+                head = item_head;
+            }
+            pos += len;
+        }
+        Some(FrameInfo {
+            len: pos,
+            kind: FrameKind::Array,
+            head,
+        })
+    }
+
+    /// One `+ - : $` value at the start of `b`: its length, kind and head. The head is the first
+    /// word of an error, or (`capture`, the first element of an array) the content of a simple
+    /// or non-null bulk string.
+    #[inline]
+    fn fast_reply_value(&self, b: &[u8], capture: bool) -> Option<(usize, FrameKind, Head)> {
+        let ty = *b.first()?;
+        let mut head = Head::EMPTY;
+        match ty {
+            b'+' | b'-' | b':' => {
+                let rest = &b[1..];
+                let i = find_eol(rest)?;
+                if rest[i] != b'\r' || rest.get(i + 1) != Some(&b'\n') {
+                    return None;
+                }
+                let line = &rest[..i];
+                let kind = match ty {
+                    b'-' => {
+                        let word = line.split(|&c| c == b' ').next().unwrap_or_default();
+                        head.push_slice(word);
+                        FrameKind::Error
+                    }
+                    b':' => {
+                        let mut chk = LineCheck::default();
+                        if !(chk.feed(ty, line) && chk.complete(ty)) {
+                            return None;
+                        }
+                        FrameKind::Other
+                    }
+                    _ => {
+                        if capture {
+                            head.push_slice(line);
+                        }
+                        FrameKind::Other
+                    }
+                };
+                Some((i + 3, kind, head))
+            }
+            b'$' => {
+                let (len, n) = self.fast_header(&b[1..])?;
+                if len == -1 {
+                    return Some((1 + n, FrameKind::Other, head));
+                }
+                if len < 0 {
+                    return None;
+                }
+                let (start, end) = payload_bounds(b, 1 + n, len as u64)?;
+                if capture {
+                    head.push_slice(&b[start..end]);
+                }
+                Some((end + 2, FrameKind::Other, head))
+            }
+            _ => None,
+        }
     }
 
     /// How many leading bytes of the current (incomplete) frame have been examined and may be
@@ -712,7 +920,10 @@ impl Scanner {
                     self.cap = Cap::Word;
                 }
             }
-        } else if self.cap == Cap::First && self.stack.len() == 1 && !self.stack[0].attr {
+        } else if self.cap == Cap::First
+            && self.stack.len() == 1
+            && self.stack.bottom().is_some_and(|l| !l.attr)
+        {
             match b {
                 b'+' | b'$' => self.cap = Cap::All,
                 b'|' => {}
@@ -1054,6 +1265,144 @@ impl Scanner {
                     self.state = State::Inline { sp, len, cr };
                     return Ok(Scan::Incomplete);
                 }
+            }
+        }
+    }
+}
+
+/// The whole-frame fast path must agree with the resumable path on everything: frames, kinds,
+/// heads and errors. Fed one byte at a time the scanner never takes the fast path (a frame is
+/// never complete in its first read), so comparing that with one-shot and other read sizes
+/// compares the two paths.
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+
+    type Outcome = (Vec<(Vec<u8>, FrameKind, Head)>, Option<ProtocolError>);
+
+    fn run(mode: Mode, limits: Limits, data: &[u8], chunk: usize) -> Outcome {
+        let mut s = Scanner::new(mode, limits);
+        let (mut frames, mut buf, mut start) = (Vec::new(), Vec::new(), 0);
+        for piece in data.chunks(chunk.max(1)) {
+            buf.extend_from_slice(piece);
+            loop {
+                match s.scan(&buf[start..]) {
+                    Ok(Scan::Frame(f)) => {
+                        frames.push((buf[start..start + f.len].to_vec(), f.kind, f.head));
+                        start += f.len;
+                    }
+                    Ok(Scan::Incomplete) => break,
+                    Err(e) => return (frames, Some(e)),
+                }
+            }
+        }
+        (frames, None)
+    }
+
+    fn check(mode: Mode, limits: Limits, data: &[u8]) {
+        let slow = run(mode, limits, data, 1);
+        for chunk in [data.len(), 2, 3, 7, 64] {
+            assert_eq!(
+                run(mode, limits, data, chunk),
+                slow,
+                "{mode:?} {limits:?} reads of {chunk}: {:?}",
+                String::from_utf8_lossy(data)
+            );
+        }
+    }
+
+    const REQUESTS: &[&[u8]] = &[
+        b"*3\r\n$3\r\nSET\r\n$16\r\nkey:__rand_int__\r\n$3\r\nxxx\r\n",
+        b"*1\r\n$4\r\nping\r\n*2\r\n$3\r\nget\r\n$1\r\nk\r\n",
+        b"*1\r\n$0\r\n\r\n",
+        b"*1\r\n$40\r\nabcdefghijklmnopqrstuvwxyzabcdefghijklmn\r\n",
+        b"*0\r\n*-1\r\n*1\r\n$4\r\nQUIT\r\n",
+        b"*2\r\n$3\r\nGET\r\n$01\r\nk\r\n",
+        b"*2\r\n$3\r\nGET\r\n$-1\r\n",
+        b"*01\r\n$4\r\nPING\r\n",
+        b"*-0\r\n",
+        b"*1\r\n$4\r\nPINGxx",
+        b"*1\r\n$4\r\nPING\n\r",
+        b"*1\r\n:4\r\nPING\r\n",
+        b"*2\r\n$3\r\nSET\r\n",
+        b"PING\r\n*1\r\n$4\r\nPING\r\n",
+        b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$20\r\n01234567890123456789\r\n",
+        b"*99999999999999999999\r\n",
+        b"*1\r\n$99999999999999999999\r\n",
+    ];
+
+    const REPLIES: &[&[u8]] = &[
+        b"+OK\r\n$3\r\nxxx\r\n$-1\r\n:1\r\n:-42\r\n:+7\r\n",
+        b"-ERR unknown command\r\n-READONLY You can't write\r\n-\r\n",
+        b"-AVERYLONGERRORCODEWORDTHATISOVERTHIRTYTWOBYTES x\r\n",
+        b"$0\r\n\r\n$3\r\nab\r\n",
+        b"$-2\r\n",
+        b":12a\r\n",
+        b":\r\n",
+        b"+OK\n",
+        b"+OK\r",
+        b"*2\r\n$3\r\nfoo\r\n:1\r\n*-1\r\n*0\r\n",
+        b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n",
+        b"*2\r\n+subscribe\r\n:1\r\n*1\r\n-ERR x\r\n",
+        b"*2\r\n*1\r\n:1\r\n:2\r\n",
+        b"*2\r\n:1\r\n$3\r\nabc\r\n",
+        b"*1\r\n$-1\r\n*1\r\n$40\r\nabcdefghijklmnopqrstuvwxyzabcdefghijklmn\r\n",
+        b"*-2\r\n",
+        b">3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\nm\r\n%1\r\n+a\r\n:1\r\n",
+        b"|1\r\n+k\r\n+v\r\n+OK\r\n_\r\n,1.5\r\n#t\r\n",
+        b"*2\r\n$3\r\nfoo\r\n",
+    ];
+
+    fn tiny() -> Limits {
+        Limits {
+            max_bulk_len: 4,
+            max_multibulk_len: 2,
+            max_inline_len: 3,
+        }
+    }
+
+    #[test]
+    fn corpus_agrees_with_the_resumable_path() {
+        for limits in [Limits::default(), tiny()] {
+            for data in REQUESTS {
+                check(Mode::Request, limits, data);
+            }
+            for data in REPLIES {
+                check(Mode::Reply, limits, data);
+            }
+        }
+    }
+
+    #[test]
+    fn mutations_agree_with_the_resumable_path() {
+        const ALPHABET: &[u8] = b"*$+-:_#,%>|\r\n0123456789-abcSET ";
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for (mode, corpus) in [(Mode::Request, REQUESTS), (Mode::Reply, REPLIES)] {
+            for _ in 0..3000 {
+                let mut data = corpus[next() as usize % corpus.len()].to_vec();
+                for _ in 0..1 + next() % 3 {
+                    let i = next() as usize % (data.len() + 1);
+                    let c = ALPHABET[next() as usize % ALPHABET.len()];
+                    match next() % 3 {
+                        0 if i < data.len() => data[i] = c,
+                        1 if i < data.len() => {
+                            data.remove(i);
+                        }
+                        _ => data.insert(i, c),
+                    }
+                }
+                let limits = if next() % 4 == 0 {
+                    tiny()
+                } else {
+                    Limits::default()
+                };
+                check(mode, limits, &data);
             }
         }
     }
