@@ -6,10 +6,12 @@
 #   RUNS=1000000 fuzz/long-run.sh haproxy_cfg
 #
 # Needs cargo-fuzz (`cargo install cargo-fuzz --locked`). Only a stable toolchain here:
-# RUSTC_BOOTSTRAP=1 lets it accept the -Z flags cargo-fuzz passes. The scanners and the
-# differential run under AddressSanitizer; haproxy_cfg runs without (`-s none`): the crate
-# is #![forbid(unsafe_code)] and ASan made that allocation-heavy target 8x slower.
-# `-a` keeps debug assertions (integer overflow checks) on in the optimized build.
+# RUSTC_BOOTSTRAP=1 lets it accept the -Z flags cargo-fuzz passes. `-a` keeps debug
+# assertions (integer overflow checks) on in the optimized build.
+# SANITIZER=none (default) or address. The crate is #![forbid(unsafe_code)], and on this
+# shared 2-core machine AddressSanitizer cost 3-8x in speed, so the 10-million campaign ran
+# without it and a shorter pass ran with it:
+#   SANITIZER=address RUNS=1000000 fuzz/long-run.sh request_scanner reply_scanner reply_differential
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-10000000}
@@ -18,17 +20,21 @@ mkdir -p "$LOGS"
 export RUSTC_BOOTSTRAP=1
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(request_scanner reply_scanner reply_differential haproxy_cfg)
+SANITIZER=${SANITIZER:-none}
+case $SANITIZER in
+  none) san=(-s none --target-dir fuzz/target/nosan) ;;
+  *) san=(-s "$SANITIZER") ;;
+esac
 for t in "${targets[@]}"; do
-  case $t in
-    haproxy_cfg) san=(-s none --target-dir fuzz/target/nosan); dict=fuzz/dict/haproxy.dict ;;
-    *) san=(); dict=fuzz/dict/resp.dict ;;
-  esac
+  case $t in haproxy_cfg) dict=fuzz/dict/haproxy.dict ;; *) dict=fuzz/dict/resp.dict ;; esac
   mkdir -p "fuzz/corpus/$t" "fuzz/artifacts/$t"
-  echo "== $t: $RUNS runs (log: $LOGS/$t.log)"
+  echo "== $t: $RUNS runs, sanitizer $SANITIZER (log: $LOGS/$t-$SANITIZER.log)"
+  # What was fuzzed: the commit, and a digest of the fuzzed sources (others may have them edited).
+  echo "   code: $(git rev-parse --short HEAD 2>/dev/null || echo '?'), src/resp + src/haproxy_cfg.rs sha256 $(cat src/resp/*.rs src/haproxy_cfg.rs | sha256sum | cut -c1-12)"
   start=$(date +%s)
   nice -n 10 cargo fuzz run -O -a "${san[@]}" "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
     -runs="$RUNS" -max_len=4096 -rss_limit_mb=1024 -timeout=5 -dict="$dict" \
-    -print_final_stats=1 >"$LOGS/$t.log" 2>&1 || { echo "   FAILED, see $LOGS/$t.log"; continue; }
-  echo "   $(( $(date +%s) - start )) s; $(grep -E '^#[0-9]+ +DONE' "$LOGS/$t.log" | tail -1)"
-  grep -E '^stat::' "$LOGS/$t.log" | sed 's/^/   /'
+    -print_final_stats=1 >"$LOGS/$t-$SANITIZER.log" 2>&1 || { echo "   FAILED, see $LOGS/$t-$SANITIZER.log"; continue; }
+  echo "   $(( $(date +%s) - start )) s; $(grep -E '^#[0-9]+ +DONE' "$LOGS/$t-$SANITIZER.log" | tail -1)"
+  grep -E '^stat::' "$LOGS/$t-$SANITIZER.log" | sed 's/^/   /'
 done
