@@ -35,6 +35,6 @@ for t in "${targets[@]}"; do
   nice -n 10 cargo fuzz run -O -a "${san[@]}" "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
     -runs="$RUNS" -max_len=4096 -rss_limit_mb=1024 -timeout=5 -dict="$dict" \
     -print_final_stats=1 >"$LOGS/$t-$SANITIZER.log" 2>&1 || { echo "   FAILED, see $LOGS/$t-$SANITIZER.log"; continue; }
-  echo "   $(( $(date +%s) - start )) s; $(grep -E '^#[0-9]+ +DONE' "$LOGS/$t-$SANITIZER.log" | tail -1)"
+  echo "   $(( $(date +%s) - start )) s; $(grep -E '^#[0-9]+[[:space:]]+DONE' "$LOGS/$t-$SANITIZER.log" | tail -1)"
   grep -E '^stat::' "$LOGS/$t-$SANITIZER.log" | sed 's/^/   /'
 done

@@ -949,7 +949,11 @@ impl<'a> Parser<'a> {
                         }
                         _ => {}
                     }
-                    self.ignore(loc, format!("{kw} (conditional blocks are not evaluated)"));
+                    let shown = shown_word(&line, 0);
+                    self.ignore(
+                        loc,
+                        format!("{shown} (conditional blocks are not evaluated)"),
+                    );
                     continue;
                 }
                 if let Some(kind) = section_kind(&kw) {
