@@ -69,8 +69,8 @@ pub struct Bound {
     pub health: Option<SocketAddr>,
 }
 
-/// A started proxy. Dropping it does not stop it; call [`Running::stop`] or
-/// [`Running::drain`].
+/// A started proxy. Call [`Running::drain`] (graceful) or [`Running::stop`]; dropping it
+/// stops it abruptly (its tasks are aborted and every session is closed).
 pub struct Running {
     pub bound: Bound,
     route: route::RouteReader,
@@ -91,6 +91,7 @@ impl Running {
     /// Stop at once: close every session wherever it is and wait for the tasks.
     pub async fn stop(mut self) {
         let _ = self.shutdown.send(true);
+        self.shared.stop_sessions();
         while self.tasks.join_next().await.is_some() {}
     }
 
@@ -105,6 +106,7 @@ impl Running {
         tracing::info!(delay = ?times.delay, "draining: /readyz is 503, still accepting");
         tokio::time::sleep(times.delay).await;
         let _ = self.drain.send(true);
+        self.shared.drain_sessions();
         let open = self.shared.clients.load(Ordering::SeqCst);
         tracing::info!(open_sessions = open, timeout = ?times.timeout, "draining: listeners closed, sessions close at safe points");
         let deadline = tokio::time::Instant::now() + times.timeout;
@@ -121,6 +123,12 @@ impl Running {
             );
         }
         self.stop().await;
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.shared.stop_sessions();
     }
 }
 
@@ -253,6 +261,8 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         failover_stats: Default::default(),
         client_allow: config.client_allow.clone(),
         drain: drain_rx,
+        draining: AtomicBool::new(false),
+        stopping: AtomicBool::new(false),
     });
     tasks.spawn(proxy::report_failovers(shared.clone()));
     tasks.spawn(proxy::listener::accept_loop(

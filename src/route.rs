@@ -9,6 +9,7 @@
 //! write side. Once `publish` returns, no session can still be writing to the previous master.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use arc_swap::ArcSwap;
@@ -57,19 +58,22 @@ impl Route {
 struct Shared {
     current: ArcSwap<Route>,
     gate: RwLock<()>,
+    /// Bumped after every publication: sessions compare it with one atomic load per wakeup
+    /// instead of polling the watch channel.
+    publications: AtomicU64,
+    /// Wakes subscribers on every publication, and on [`RouteReader::wake_subscribers`].
+    tx: watch::Sender<u64>,
 }
 
 /// The single writer of the route, owned by the controller task.
 pub struct RouteWriter {
     shared: Arc<Shared>,
-    tx: watch::Sender<u64>,
 }
 
 /// A cheap, cloneable read handle for sessions, listeners and the admin endpoint.
 #[derive(Clone)]
 pub struct RouteReader {
     shared: Arc<Shared>,
-    rx: watch::Receiver<u64>,
 }
 
 /// Create the route table with no master.
@@ -82,14 +86,14 @@ pub fn table() -> (RouteWriter, RouteReader) {
             replicas: Vec::new(),
         }),
         gate: RwLock::new(()),
+        publications: AtomicU64::new(0),
+        tx: watch::channel(0).0,
     });
-    let (tx, rx) = watch::channel(0);
     (
         RouteWriter {
             shared: shared.clone(),
-            tx,
         },
-        RouteReader { shared, rx },
+        RouteReader { shared },
     )
 }
 
@@ -120,7 +124,8 @@ impl RouteWriter {
             let _fence = self.shared.gate.write().unwrap_or_else(|e| e.into_inner());
             self.shared.current.store(route.clone());
         }
-        self.tx.send_modify(|v| *v += 1);
+        self.shared.publications.fetch_add(1, Ordering::Release);
+        self.shared.tx.send_modify(|v| *v += 1);
         route
     }
 }
@@ -147,24 +152,34 @@ impl RouteReader {
         self.shared.gate.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A receiver that wakes on every publication.
+    /// How many routes have been published so far (one atomic load, for the hot path).
+    pub fn publications(&self) -> u64 {
+        self.shared.publications.load(Ordering::Acquire)
+    }
+
+    /// A receiver that wakes on every publication (and on [`RouteReader::wake_subscribers`]).
     pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.rx.clone()
+        self.shared.tx.subscribe()
+    }
+
+    /// Wake every subscriber without publishing anything. Sessions wait on this one channel
+    /// only; the graceful drain and the shutdown set their flag and then call this, so an
+    /// idle session wakes up and sees the flag.
+    pub fn wake_subscribers(&self) {
+        self.shared.tx.send_modify(|v| *v += 1);
     }
 
     /// Wait until the route satisfies `f` (checked now and after every publication).
     pub async fn wait_for(&self, mut f: impl FnMut(&Route) -> bool) -> Arc<Route> {
-        let mut rx = self.rx.clone();
+        let mut rx = self.subscribe();
         loop {
             rx.borrow_and_update();
             let r = self.load();
             if f(&r) {
                 return r;
             }
-            if rx.changed().await.is_err() {
-                // The controller is gone (shutdown); the last route is final.
-                return self.load();
-            }
+            // The sender lives as long as any reader: this cannot fail.
+            let _ = rx.changed().await;
         }
     }
 }

@@ -1,13 +1,14 @@
 //! Data path: listeners accept clients, one task per session relays RESP frames.
 
 pub mod listener;
+mod queue;
 pub mod session;
 pub mod state;
 pub mod upstream;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use tokio::sync::watch;
@@ -30,8 +31,27 @@ pub struct Shared {
     pub failover_stats: FailoverStats,
     /// Client networks allowed in; empty = everybody.
     pub client_allow: Vec<crate::config::Cidr>,
-    /// Set when a graceful shutdown begins: sessions close at their next safe point.
+    /// Set when a graceful shutdown begins: listeners stop accepting.
     pub drain: watch::Receiver<bool>,
+    /// Sessions close at their next safe point (see [`Shared::drain_sessions`]).
+    pub draining: AtomicBool,
+    /// Sessions close now (see [`Shared::stop_sessions`]).
+    pub stopping: AtomicBool,
+}
+
+impl Shared {
+    /// Close every session at its next safe point. Sessions read the flag once per wakeup and
+    /// wait on the route channel only, which is poked so that idle ones wake up.
+    pub fn drain_sessions(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+        self.route.wake_subscribers();
+    }
+
+    /// Close every session wherever it is.
+    pub fn stop_sessions(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.route.wake_subscribers();
+    }
 }
 
 /// What sessions did about master changes, summed for one log line per failover instead of

@@ -13,7 +13,6 @@
 //!    replays its state; MULTI/WATCH/MONITOR sessions are closed instead (docs/failover.md).
 //! 5. On a graceful shutdown it closes at its next safe point, between two replies.
 
-use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,7 +20,9 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::watch;
 
+use super::queue::Queue;
 use super::state::{is_subscription, SessionState};
 use super::upstream::{self, Upstream};
 use super::Shared;
@@ -45,6 +46,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 const RETRY_BACKOFF: Duration = Duration::from_millis(50);
 /// Pause before connecting again after a failed connect or a node that is not master.
 const RECONNECT_BACKOFF: Duration = Duration::from_millis(100);
+/// The unarmed timer's deadline (it is never polled before being reset).
+const FAR_AWAY: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Why a session ended (the label of sentinel_proxy_sessions_closed_total).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,10 +87,17 @@ impl CloseReason {
     }
 }
 
+/// A command the master refused without executing it, to send again at `at`.
+struct Resend {
+    frame: Bytes,
+    head: Head,
+    at: Instant,
+}
+
 /// Complete request frames buffered but not yet forwarded.
 struct Ready {
     bytes: usize,
-    frames: VecDeque<(usize, Head)>,
+    frames: Queue<(usize, Head)>,
 }
 
 pub struct Session {
@@ -119,8 +129,8 @@ pub struct Session {
     /// The only command in flight, kept (a refcount, no copy) so a not-executed error reply
     /// (READONLY, NOREPLICAS, LOADING, MASTERDOWN) can be answered by resending it.
     single: Option<(Bytes, Head)>,
-    /// A command to resend at the given time, before anything newer.
-    resend: Option<(Bytes, Head, Instant)>,
+    /// A command to resend, before anything newer (boxed: rare, and idle sessions stay small).
+    resend: Option<Box<Resend>>,
     /// When the current run of resends began (bounded by hold_timeout).
     retry_since: Option<Instant>,
     /// Try connecting upstream again at this time (after a failed connect or verification).
@@ -144,7 +154,7 @@ impl Session {
             rep: Scanner::new(Mode::Reply, limits),
             ready: Ready {
                 bytes: 0,
-                frames: VecDeque::new(),
+                frames: Queue::default(),
             },
             streaming: false,
             state: SessionState::default(),
@@ -175,19 +185,37 @@ impl Session {
     }
 
     async fn relay(&mut self) -> CloseReason {
-        let mut route_rx = self.shared.route.subscribe();
-        let mut shutdown = self.shared.shutdown.clone();
-        let mut drain = self.shared.drain.clone();
+        // Kept across iterations: re-creating a watch future registers and unregisters a
+        // waiter under the channel's lock on every wakeup, and re-creating a timer inserts and
+        // removes it from the timer wheel. One channel carries route changes, drain and stop.
+        let mut signal = std::pin::pin!(next_signal(self.shared.route.subscribe()));
+        let mut publications = self.shared.route.publications();
+        let mut timer = std::pin::pin!(tokio::time::sleep(FAR_AWAY));
+        let mut armed: Option<Instant> = None;
+        let mut client_first = true;
         let idle = self.shared.timeouts.client_idle;
         let mut last_input = Instant::now();
         loop {
+            // The flags and the route are checked here, once per wakeup, with plain atomic
+            // loads: the wait below polls the sockets first and may not poll the channel at all
+            // while they keep it busy.
+            if self.shared.stopping.load(Ordering::Relaxed) {
+                return CloseReason::Shutdown;
+            }
+            let now_published = self.shared.route.publications();
+            if now_published != publications {
+                publications = now_published;
+                if let Err(reason) = self.on_route_change() {
+                    return reason;
+                }
+            }
             if let Err(r) = self.advance().await {
                 return r;
             }
             if self.client_eof && self.state.in_flight() == 0 && self.ready.bytes == 0 {
                 return CloseReason::ClientClosed;
             }
-            let draining = *drain.borrow_and_update();
+            let draining = self.shared.draining.load(Ordering::Relaxed);
             if draining && self.at_safe_point() && !self.more_input_waiting() {
                 return CloseReason::Shutdown;
             }
@@ -201,21 +229,57 @@ impl Session {
                 .filter(|_| self.state.in_flight() == 0 && !self.state.subscribed())
                 .map(|d| last_input + d);
             let drain_deadline = self.draining_since.map(|t| t + DRAIN_TIMEOUT);
-            let wake_at = self.reconnect_at.or(self.resend.as_ref().map(|r| r.2));
+            let wake_at = self.reconnect_at.or(self.resend.as_ref().map(|r| r.at));
             // One timer for all deadlines keeps the session small; which one fired is sorted
-            // out below.
+            // out below. It is moved only when the earliest deadline comes sooner: a later one
+            // (the idle deadline moves with every input) waits for the next expiry.
             let next = [wake_at, drain_deadline, hold_deadline, idle_deadline]
                 .into_iter()
                 .flatten()
                 .min();
-            let has_up = self.up.is_some();
+            if let Some(n) = next {
+                if armed.is_none_or(|a| n < a) {
+                    timer.as_mut().reset(n.into());
+                    armed = Some(n);
+                }
+            }
             if self.state.in_flight() == 0 && self.ready.bytes == 0 && !self.req.mid_frame() {
                 // Idle sessions keep no buffers: readiness is awaited without one.
                 release(&mut self.cbuf);
                 release(&mut self.ubuf);
+                self.ready.frames.shrink_if_empty();
+                self.state.expect.shrink_if_empty();
             }
-            tokio::select! {
-                r = self.client.readable(), if can_read_client => {
+            let up = self.up.as_ref().map(|u| &u.stream);
+            let client = &self.client;
+            // Sockets first, taking turns so that neither side can starve the other; then the
+            // timer, then the channel. poll_read_ready only stores the waker (readable() would
+            // link a waiter into the socket's list and out again on every wakeup).
+            let event = std::future::poll_fn(|cx| {
+                use std::future::Future;
+                use std::task::Poll;
+                for side in [client_first, !client_first] {
+                    if side {
+                        if can_read_client {
+                            if let Poll::Ready(r) = client.poll_read_ready(cx) {
+                                return Poll::Ready(Event::Client(r));
+                            }
+                        }
+                    } else if let Some(up) = up {
+                        if let Poll::Ready(r) = up.poll_read_ready(cx) {
+                            return Poll::Ready(Event::Upstream(r));
+                        }
+                    }
+                }
+                if armed.is_some() && timer.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Event::Timer);
+                }
+                signal.as_mut().poll(cx).map(Event::Signal)
+            })
+            .await;
+            client_first = !client_first;
+            match event {
+                Event::Client(r) => {
                     if r.is_err() {
                         return CloseReason::ClientError;
                     }
@@ -233,48 +297,55 @@ impl Session {
                         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                         Err(_) => return CloseReason::ClientError,
                     }
-                },
-                r = upstream_readable(&self.up), if has_up => {
+                }
+                Event::Upstream(r) => {
                     let result = match r {
                         Ok(()) => {
                             reserve_for_read(&mut self.ubuf);
-                            let up = self.up.as_mut().expect("guarded by has_up");
+                            let up = self.up.as_mut().expect("polled only with an upstream");
                             read_now(&mut up.stream, &mut self.ubuf)
                         }
                         Err(e) => Err(e),
                     };
                     match result {
                         Ok(n) if n > 0 => {
-                            if let Err(r) = self.relay_replies().await { return r; }
+                            if let Err(r) = self.relay_replies().await {
+                                return r;
+                            }
                         }
                         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                         _ => {
-                            if let Err(r) = Box::pin(self.upstream_lost()).await { return r; }
+                            if let Err(r) = Box::pin(self.upstream_lost()).await {
+                                return r;
+                            }
                         }
                     }
-                },
-                r = route_rx.changed() => {
-                    if r.is_err() { return CloseReason::Shutdown; }
-                    if let Err(reason) = self.on_route_change() { return reason; }
                 }
-                _ = sleep_until(next), if next.is_some() => {
+                Event::Signal(rx) => {
+                    // What changed (route, drain, stop) is read at the top of the loop.
+                    signal.set(next_signal(rx));
+                }
+                Event::Timer => {
+                    armed = None;
                     let now = Instant::now();
                     let passed = |d: Option<Instant>| d.is_some_and(|d| d <= now);
                     if passed(wake_at) {
                         self.reconnect_at = None;
                     }
                     if passed(drain_deadline) {
-                        if let Err(r) = Box::pin(self.fail_in_flight()).await { return r; }
+                        if let Err(r) = Box::pin(self.fail_in_flight()).await {
+                            return r;
+                        }
                     }
                     if passed(hold_deadline) {
-                        if let Err(r) = Box::pin(self.fail_held()).await { return r; }
+                        if let Err(r) = Box::pin(self.fail_held()).await {
+                            return r;
+                        }
                     }
                     if passed(idle_deadline) {
                         return CloseReason::IdleTimeout;
                     }
                 }
-                _ = drain.changed(), if !draining => {}
-                _ = shutdown.changed() => return CloseReason::Shutdown,
             }
         }
     }
@@ -600,7 +671,7 @@ impl Session {
         let mut off = 0;
         let mut commands = 0u64;
         let mut last_head = None;
-        for (len, head) in self.ready.frames.drain(..) {
+        for (len, head) in self.ready.frames.drain() {
             if !head.as_bytes().is_empty() {
                 self.state.on_request(&head, &chunk.slice(off..off + len));
                 commands += 1;
@@ -661,7 +732,11 @@ impl Session {
                         self.state.on_reply(&info.head, push, error);
                         let (frame, head) = self.single.take().expect("checked by retryable");
                         self.retry_since.get_or_insert_with(Instant::now);
-                        self.resend = Some((frame, head, Instant::now() + RETRY_BACKOFF));
+                        self.resend = Some(Box::new(Resend {
+                            frame,
+                            head,
+                            at: Instant::now() + RETRY_BACKOFF,
+                        }));
                         continue;
                     }
                     if self.state.on_reply(&info.head, push, error) {
@@ -724,13 +799,10 @@ impl Session {
 
     /// Send a due resend. Ok(false): one is pending but not due yet.
     async fn send_due_resend(&mut self) -> Result<bool, CloseReason> {
-        let Some((frame, head, due)) = self.resend.take() else {
-            return Ok(true);
+        let Some(resend) = self.resend.take_if(|r| r.at <= Instant::now()) else {
+            return Ok(self.resend.is_none());
         };
-        if Instant::now() < due {
-            self.resend = Some((frame, head, due));
-            return Ok(false);
-        }
+        let Resend { frame, head, .. } = *resend;
         self.state.on_request(&head, &frame);
         self.single = Some((frame.clone(), head));
         m::handles().commands_retried.increment(1);
@@ -790,11 +862,21 @@ fn fmt_secs(d: Duration) -> String {
     format!("{:.1}s", d.as_secs_f64())
 }
 
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(t) => tokio::time::sleep_until(t.into()).await,
-        None => std::future::pending().await,
-    }
+/// What woke a session up.
+enum Event {
+    Client(std::io::Result<()>),
+    Upstream(std::io::Result<()>),
+    Timer,
+    /// The route channel fired; its receiver, to wait on it again.
+    Signal(watch::Receiver<u64>),
+}
+
+/// The next wakeup on the route channel, owning its receiver so the future can live across
+/// loop iterations; hands the receiver back to be re-armed.
+async fn next_signal(mut rx: watch::Receiver<u64>) -> watch::Receiver<u64> {
+    // The sender lives as long as the route table; an error cannot happen while we run.
+    let _ = rx.changed().await;
+    rx
 }
 
 /// Read what is there now; `WouldBlock` when nothing is. Unlike `try_read_buf`, a short read
@@ -806,14 +888,6 @@ fn read_now(stream: &mut TcpStream, buf: &mut BytesMut) -> std::io::Result<usize
         .read_buf(buf)
         .now_or_never()
         .unwrap_or_else(|| Err(std::io::ErrorKind::WouldBlock.into()))
-}
-
-async fn upstream_readable(up: &Option<Upstream>) -> std::io::Result<()> {
-    up.as_ref()
-        .expect("guarded by has_up")
-        .stream
-        .readable()
-        .await
 }
 
 /// Room for the next read: small at first (most requests and replies are), more while reads
@@ -878,6 +952,8 @@ mod tests {
             failover_stats: Default::default(),
             client_allow: Vec::new(),
             drain: rx,
+            draining: Default::default(),
+            stopping: Default::default(),
         });
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
@@ -886,6 +962,7 @@ mod tests {
         let boxed = std::mem::size_of::<Session>();
         let fut = session.run();
         let task = std::mem::size_of_val(&fut);
+        eprintln!("idle session: Session {boxed} B, run() future {task} B");
         assert!(
             boxed + task <= 2304,
             "session {boxed} B + task {task} B exceed the idle budget"

@@ -5,12 +5,14 @@
 //! upstream. Replies are matched against [`Expect`] entries to know how many requests are in
 //! flight and whether a state change succeeded.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 
 use bytes::Bytes;
 
 use crate::resp::args::request_args_bytes;
 use crate::resp::Head;
+
+use super::queue::Queue;
 
 /// A request whose reply changes session state when it succeeds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,23 +42,31 @@ pub enum SubKind {
     Shard,
 }
 
+/// What a fresh upstream must be told for the session to go on there.
 #[derive(Debug, Default)]
-pub struct SessionState {
+pub struct Replay {
     pub auth: Option<Bytes>,
     pub hello: Option<Bytes>,
     pub select: Option<Bytes>,
     pub setname: Option<Bytes>,
-    pub resp3: bool,
     pub channels: BTreeSet<Bytes>,
     pub patterns: BTreeSet<Bytes>,
     pub shard_channels: BTreeSet<Bytes>,
+}
+
+#[derive(Debug, Default)]
+pub struct SessionState {
+    /// Boxed and created on first use: most connections set none of it, and every idle
+    /// session would otherwise carry its 200 bytes.
+    pub replay: Option<Box<Replay>>,
+    pub resp3: bool,
     pub multi: bool,
     pub watching: bool,
     pub monitor: bool,
     /// Replies can no longer be counted (CLIENT REPLY OFF/SKIP, MONITOR): the session cannot be
     /// moved safely, only closed.
     pub untracked: bool,
-    pub expect: VecDeque<Expect>,
+    pub expect: Queue<Expect>,
 }
 
 /// How a request affects the session, decided from its command name (and, rarely, arguments).
@@ -112,7 +122,9 @@ impl SessionState {
     }
 
     pub fn subscribed(&self) -> bool {
-        !(self.channels.is_empty() && self.patterns.is_empty() && self.shard_channels.is_empty())
+        self.replay.as_ref().is_some_and(|r| {
+            !(r.channels.is_empty() && r.patterns.is_empty() && r.shard_channels.is_empty())
+        })
     }
 
     /// Frames that restore this state on a fresh connection, split in two: the credentials
@@ -120,21 +132,20 @@ impl SessionState {
     /// must come last). The count is how many replies the rest draws (one per subscribed name
     /// for the subscription commands).
     pub fn replay_frames(&self) -> (Vec<Bytes>, Vec<Bytes>, usize) {
-        let credentials: Vec<Bytes> = [&self.auth, &self.hello]
-            .into_iter()
-            .flatten()
-            .cloned()
-            .collect();
-        let mut rest: Vec<Bytes> = [&self.setname, &self.select]
+        let Some(r) = self.replay.as_deref() else {
+            return (Vec::new(), Vec::new(), 0);
+        };
+        let credentials: Vec<Bytes> = [&r.auth, &r.hello].into_iter().flatten().cloned().collect();
+        let mut rest: Vec<Bytes> = [&r.setname, &r.select]
             .into_iter()
             .flatten()
             .cloned()
             .collect();
         let mut due = rest.len();
         for (cmd, set) in [
-            (&b"SUBSCRIBE"[..], &self.channels),
-            (b"PSUBSCRIBE", &self.patterns),
-            (b"SSUBSCRIBE", &self.shard_channels),
+            (&b"SUBSCRIBE"[..], &r.channels),
+            (b"PSUBSCRIBE", &r.patterns),
+            (b"SSUBSCRIBE", &r.shard_channels),
         ] {
             if set.is_empty() {
                 continue;
@@ -147,11 +158,16 @@ impl SessionState {
         (credentials, rest, due)
     }
 
+    fn replay_mut(&mut self) -> &mut Replay {
+        self.replay.get_or_insert_with(Default::default)
+    }
+
     fn set_mut(&mut self, kind: SubKind) -> &mut BTreeSet<Bytes> {
+        let r = self.replay_mut();
         match kind {
-            SubKind::Channel => &mut self.channels,
-            SubKind::Pattern => &mut self.patterns,
-            SubKind::Shard => &mut self.shard_channels,
+            SubKind::Channel => &mut r.channels,
+            SubKind::Pattern => &mut r.patterns,
+            SubKind::Shard => &mut r.shard_channels,
         }
     }
 
@@ -259,26 +275,32 @@ impl SessionState {
         if matches!(head.as_bytes(), b"MESSAGE" | b"PMESSAGE" | b"SMESSAGE") && self.subscribed() {
             return false;
         }
-        match self.expect.pop_front() {
-            Some(Expect::Plain(n)) if n > 1 => self.expect.push_front(Expect::Plain(n - 1)),
-            Some(Expect::State(cmd, frame)) if !error => self.apply(cmd, frame),
-            _ => {}
+        if let Some(Expect::Plain(n)) = self.expect.front_mut() {
+            if *n > 1 {
+                *n -= 1;
+                return true;
+            }
+        }
+        if let Some(Expect::State(cmd, frame)) = self.expect.pop_front() {
+            if !error {
+                self.apply(cmd, frame);
+            }
         }
         true
     }
 
     fn apply(&mut self, cmd: StateCmd, frame: Bytes) {
         match cmd {
-            StateCmd::Auth => self.auth = Some(frame),
-            StateCmd::Select => self.select = Some(frame),
-            StateCmd::SetName => self.setname = Some(frame),
+            StateCmd::Auth => self.replay_mut().auth = Some(frame),
+            StateCmd::Select => self.replay_mut().select = Some(frame),
+            StateCmd::SetName => self.replay_mut().setname = Some(frame),
             StateCmd::Hello => {
                 let args = request_args_bytes(&frame).unwrap_or_default();
                 if let Some(v) = args.get(1) {
                     self.resp3 = v.as_ref() == b"3";
                 }
                 // HELLO may carry AUTH and SETNAME; replaying the frame restores all three.
-                self.hello = Some(frame);
+                self.replay_mut().hello = Some(frame);
             }
         }
     }

@@ -150,8 +150,9 @@ impl Upstream {
             match attempt {
                 Ok(n) => off += n,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    self.stream
-                        .writable()
+                    // The writer slot, not a `writable()` future: this future is part of every
+                    // idle session's task, and a waiter node would make it ~100 bytes larger.
+                    std::future::poll_fn(|cx| self.stream.poll_write_ready(cx))
                         .await
                         .map_err(|_| CloseReason::UpstreamError)?;
                 }
