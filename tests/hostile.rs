@@ -90,6 +90,27 @@ async fn malformed_and_oversized_input_is_refused_like_redis() {
     assert_eq!(got, b"+PONG\r\n$2\r\nhi\r\n");
     assert!(closed);
 
+    // A command with an empty or an overlong name still draws a reply (an error) and is counted
+    // like any other: the half-closed client gets every reply, the last one a second later,
+    // before the proxy closes. (Counting them as nothing closed it after the first two.)
+    let long = "X".repeat(40);
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "*1\r\n$0\r\n\r\n*1\r\n${}\r\n{long}\r\n*3\r\n$5\r\nBLPOP\r\n$14\r\nhostile:absent\r\n$1\r\n1\r\n",
+        long.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    s.shutdown().await.unwrap();
+    let (got, closed) = read_some(&mut s, usize::MAX).await;
+    let text = String::from_utf8_lossy(&got);
+    assert!(closed, "{text}");
+    assert!(text.starts_with("-ERR unknown command ''"), "{text}");
+    assert_eq!(text.matches("-ERR unknown command").count(), 2, "{text}");
+    assert!(
+        text.ends_with("*-1\r\n"),
+        "BLPOP's timeout reply is missing: {text}"
+    );
+
     let pong: String = redis::cmd("PING")
         .query_async(&mut bystander)
         .await

@@ -23,7 +23,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::queue::Queue;
-use super::state::{is_subscription, SessionState};
+use super::state::{is_subscription, needs_tracking, SessionState};
 use super::upstream::{self, Upstream};
 use super::Shared;
 use crate::metrics::{self as m, Listener};
@@ -90,14 +90,26 @@ impl CloseReason {
 /// A command the master refused without executing it, to send again at `at`.
 struct Resend {
     frame: Bytes,
-    head: Head,
+    /// For a tracked command (see `state::needs_tracking`).
+    head: Option<Head>,
     at: Instant,
 }
 
-/// Complete request frames buffered but not yet forwarded.
+/// Complete request frames buffered but not yet forwarded, in order, as runs: consecutive
+/// commands that only draw one reply each share one entry (a pipeline of GETs and SETs is a
+/// single run), the rest are kept one by one with their head.
 struct Ready {
     bytes: usize,
-    frames: Queue<(usize, Head)>,
+    /// Commands among them (empty frames and the tail of a streamed one draw no reply).
+    commands: usize,
+    runs: Queue<Run>,
+}
+
+enum Run {
+    /// `len` bytes of frames holding `commands` commands that need no tracking.
+    Plain { len: usize, commands: u32 },
+    /// One command that changes the session's state (see `state::needs_tracking`).
+    Tracked { len: usize, head: Head },
 }
 
 pub struct Session {
@@ -127,8 +139,9 @@ pub struct Session {
     /// Commands counted in sentinel_proxy_commands_held by this session.
     held_count: usize,
     /// The only command in flight, kept (a refcount, no copy) so a not-executed error reply
-    /// (READONLY, NOREPLICAS, LOADING, MASTERDOWN) can be answered by resending it.
-    single: Option<(Bytes, Head)>,
+    /// (READONLY, NOREPLICAS, LOADING, MASTERDOWN) can be answered by resending it; with its
+    /// head when it is tracked.
+    single: Option<(Bytes, Option<Head>)>,
     /// A command to resend, before anything newer (boxed: rare, and idle sessions stay small).
     resend: Option<Box<Resend>>,
     /// When the current run of resends began (bounded by hold_timeout).
@@ -154,7 +167,8 @@ impl Session {
             rep: Scanner::new(Mode::Reply, limits),
             ready: Ready {
                 bytes: 0,
-                frames: Queue::default(),
+                commands: 0,
+                runs: Queue::default(),
             },
             streaming: false,
             state: SessionState::default(),
@@ -247,7 +261,7 @@ impl Session {
                 // Idle sessions keep no buffers: readiness is awaited without one.
                 release(&mut self.cbuf);
                 release(&mut self.ubuf);
-                self.ready.frames.shrink_if_empty();
+                self.ready.runs.shrink_if_empty();
                 self.state.expect.shrink_if_empty();
             }
             let up = self.up.as_ref().map(|u| &u.stream);
@@ -383,14 +397,28 @@ impl Session {
             let from = self.ready.bytes;
             match self.req.scan(&self.cbuf[from..])? {
                 Scan::Frame(info) => {
-                    self.ready.bytes += info.len;
-                    if info.kind == FrameKind::Empty || self.streaming {
-                        // Redis ignores empty frames without a reply, and a streamed frame was
-                        // counted when its first bytes left: keep both out of the counts.
-                        self.streaming = false;
-                        self.ready.frames.push_back((info.len, Head::default()));
+                    let len = info.len;
+                    self.ready.bytes += len;
+                    // Redis ignores empty frames without a reply, and a streamed frame was
+                    // counted when its first bytes left: keep both out of the counts. Any
+                    // other frame draws a reply, even with an empty or overlong name.
+                    let counted = info.kind != FrameKind::Empty && !self.streaming;
+                    self.streaming = false;
+                    self.ready.commands += usize::from(counted);
+                    if counted && needs_tracking(&info.head) {
+                        self.ready.runs.push_back(Run::Tracked {
+                            len,
+                            head: info.head,
+                        });
+                    } else if let Some(Run::Plain { len: l, commands }) = self.ready.runs.back_mut()
+                    {
+                        *l += len;
+                        *commands += u32::from(counted);
                     } else {
-                        self.ready.frames.push_back((info.len, info.head));
+                        self.ready.runs.push_back(Run::Plain {
+                            len,
+                            commands: u32::from(counted),
+                        });
                     }
                 }
                 Scan::Incomplete => return Ok(()),
@@ -649,7 +677,7 @@ impl Session {
 
     fn update_held_gauge(&mut self) {
         let now = if self.held_since.is_some() {
-            self.ready.frames.len()
+            self.ready.commands
         } else {
             0
         };
@@ -669,27 +697,30 @@ impl Session {
             self.round_trip_since = Some(Instant::now());
         }
         let mut off = 0;
-        let mut commands = 0u64;
-        let mut last_head = None;
-        for (len, head) in self.ready.frames.drain() {
-            if !head.as_bytes().is_empty() {
-                self.state.on_request(&head, &chunk.slice(off..off + len));
-                commands += 1;
-                last_head = Some((len, head));
+        let mut tracked = None;
+        for run in self.ready.runs.drain() {
+            match run {
+                Run::Plain { len, commands } => {
+                    self.state.on_plain(commands);
+                    off += len;
+                }
+                Run::Tracked { len, head } => {
+                    self.state.on_request(&head, &chunk.slice(off..off + len));
+                    tracked = Some(head);
+                    off += len;
+                }
             }
-            off += len;
         }
+        let commands = std::mem::take(&mut self.ready.commands);
         self.ready.bytes = 0;
         self.single = None;
         if commands == 1 && self.state.in_flight() == 1 && !self.state.untracked {
-            if let Some((_, head)) = last_head {
-                self.single = Some((chunk.clone(), head));
-            }
+            self.single = Some((chunk.clone(), tracked));
         }
         m::handles()
             .listener(self.listener)
             .commands
-            .increment(commands);
+            .increment(commands as u64);
         let up = self.up.as_mut().expect("checked by upstream_for_write");
         up.write(&self.shared.route, &chunk).await
     }
@@ -702,7 +733,7 @@ impl Session {
         }
         if !self.streaming {
             // The command is counted once, when its first bytes leave.
-            self.state.on_request(&Head::default(), &Bytes::new());
+            self.state.on_plain(1);
             m::handles().listener(self.listener).commands.increment(1);
             self.streaming = true;
         }
@@ -803,7 +834,10 @@ impl Session {
             return Ok(self.resend.is_none());
         };
         let Resend { frame, head, .. } = *resend;
-        self.state.on_request(&head, &frame);
+        match &head {
+            Some(head) => self.state.on_request(head, &frame),
+            None => self.state.on_plain(1),
+        }
         self.single = Some((frame.clone(), head));
         m::handles().commands_retried.increment(1);
         let up = self.up.as_mut().expect("checked by upstream_for_write");
@@ -826,15 +860,10 @@ impl Session {
             .take()
             .map(|t| t.elapsed())
             .unwrap_or_default();
-        let n = self
-            .ready
-            .frames
-            .iter()
-            .filter(|(_, h)| !h.as_bytes().is_empty())
-            .count();
+        let n = std::mem::take(&mut self.ready.commands);
         let _ = self.cbuf.split_to(self.ready.bytes);
         self.ready.bytes = 0;
-        self.ready.frames.clear();
+        self.ready.runs.clear();
         let msg = match self.last_connect_error.take() {
             // A confirmed master that cannot be reached from here (EMFILE, refused …) is not a
             // Sentinel problem: say what failed.

@@ -89,6 +89,15 @@ pub fn is_subscription(head: &Head) -> bool {
     )
 }
 
+/// Does this request need [`SessionState::on_request`]? Every other request only draws one
+/// reply, so a run of them is recorded with [`SessionState::on_plain`] in one step.
+pub fn needs_tracking(head: &Head) -> bool {
+    matches!(
+        head.as_bytes(),
+        b"MULTI" | b"EXEC" | b"DISCARD" | b"WATCH" | b"UNWATCH" | b"MONITOR" | b"RESET" | b"CLIENT"
+    ) || !matches!(effect_of(head), Effect::Plain)
+}
+
 fn upper_eq(a: &[u8], b: &[u8]) -> bool {
     a.eq_ignore_ascii_case(b)
 }
@@ -171,11 +180,18 @@ impl SessionState {
         }
     }
 
-    fn push_plain(&mut self) {
-        if let Some(Expect::Plain(n)) = self.expect.back_mut() {
-            *n += 1;
+    fn push_plain(&mut self, n: u32) {
+        if let Some(Expect::Plain(m)) = self.expect.back_mut() {
+            *m += n;
         } else {
-            self.expect.push_back(Expect::Plain(1));
+            self.expect.push_back(Expect::Plain(n));
+        }
+    }
+
+    /// Record `n` requests about to be forwarded for which [`needs_tracking`] is false.
+    pub fn on_plain(&mut self, n: u32) {
+        if !self.untracked && n > 0 {
+            self.push_plain(n);
         }
     }
 
@@ -247,7 +263,7 @@ impl SessionState {
                 };
                 self.expect.push_back(Expect::Subscription(due as u32));
             }
-            Effect::Plain => self.push_plain(),
+            Effect::Plain => self.push_plain(1),
         }
     }
 
@@ -303,5 +319,71 @@ impl SessionState {
                 self.replay_mut().hello = Some(frame);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(args: &[&[u8]]) -> Bytes {
+        Bytes::from(crate::resp::args::encode_command(args))
+    }
+
+    /// Recording a run of untracked commands with `on_plain` is the same as recording each
+    /// with `on_request`; every command that changes state is tracked.
+    #[test]
+    fn plain_runs_equal_commands_one_by_one() {
+        let plain = [
+            &b"GET"[..],
+            b"SET",
+            b"PING",
+            b"INCR",
+            b"BLPOP",
+            b"",
+            b"XREAD",
+        ];
+        for name in plain {
+            let head = Head::from_bytes(name);
+            assert!(
+                !needs_tracking(&head),
+                "{:?}",
+                String::from_utf8_lossy(name)
+            );
+            let mut one_by_one = SessionState::default();
+            let mut run = SessionState::default();
+            for _ in 0..3 {
+                one_by_one.on_request(&head, &frame(&[name, b"k"]));
+            }
+            run.on_plain(3);
+            assert_eq!(one_by_one.in_flight(), 3);
+            assert_eq!(run.in_flight(), 3);
+            assert_eq!(format!("{one_by_one:?}"), format!("{run:?}"));
+        }
+        for name in [
+            &b"AUTH"[..],
+            b"HELLO",
+            b"SELECT",
+            b"CLIENT",
+            b"MULTI",
+            b"EXEC",
+            b"DISCARD",
+            b"WATCH",
+            b"UNWATCH",
+            b"MONITOR",
+            b"RESET",
+            b"SUBSCRIBE",
+            b"PUNSUBSCRIBE",
+            b"SSUBSCRIBE",
+        ] {
+            assert!(needs_tracking(&Head::from_bytes(name)));
+        }
+        // Nothing is counted once replies cannot be tracked.
+        let mut s = SessionState {
+            untracked: true,
+            ..SessionState::default()
+        };
+        s.on_plain(5);
+        assert_eq!(s.in_flight(), 0);
     }
 }
