@@ -1,5 +1,6 @@
 //! Data path: listeners accept clients, one task per session relays RESP frames.
 
+mod buffers;
 pub mod listener;
 mod queue;
 pub mod session;

@@ -22,6 +22,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
+use super::buffers::ReadBuf;
 use super::queue::Queue;
 use super::state::{is_subscription, needs_tracking, SessionState};
 use super::upstream::{self, Upstream};
@@ -33,12 +34,6 @@ use crate::resp::{FrameKind, Head, Mode, Scan, Scanner};
 const READ_BUDGET: usize = 64 * 1024;
 /// A frame larger than this streams through instead of being buffered whole.
 const STREAM_AFTER: usize = 64 * 1024;
-/// Read size once a buffer has filled up.
-const READ_CHUNK: usize = 16 * 1024;
-/// Size of the first read into an empty buffer.
-/// 1 KiB: larger than almost every request and reply, and small enough for the allocator's
-/// per-thread cache (a 4 KiB block is not).
-const FIRST_READ: usize = 1024;
 /// How long replies already in flight on a demoted master are awaited before the session
 /// answers them as outcome-unknown and moves on.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
@@ -117,8 +112,8 @@ pub struct Session {
     listener: Listener,
     client: TcpStream,
     up: Option<Upstream>,
-    cbuf: BytesMut,
-    ubuf: BytesMut,
+    cbuf: ReadBuf,
+    ubuf: ReadBuf,
     req: Scanner,
     rep: Scanner,
     ready: Ready,
@@ -161,8 +156,8 @@ impl Session {
             listener,
             client,
             up: None,
-            cbuf: BytesMut::new(),
-            ubuf: BytesMut::new(),
+            cbuf: ReadBuf::default(),
+            ubuf: ReadBuf::default(),
             req: Scanner::new(Mode::Request, limits),
             rep: Scanner::new(Mode::Reply, limits),
             ready: Ready {
@@ -259,8 +254,8 @@ impl Session {
             }
             if self.state.in_flight() == 0 && self.ready.bytes == 0 && !self.req.mid_frame() {
                 // Idle sessions keep no buffers: readiness is awaited without one.
-                release(&mut self.cbuf);
-                release(&mut self.ubuf);
+                self.cbuf.release();
+                self.ubuf.release();
                 self.ready.runs.shrink_if_empty();
                 self.state.expect.shrink_if_empty();
             }
@@ -297,7 +292,7 @@ impl Session {
                     if r.is_err() {
                         return CloseReason::ClientError;
                     }
-                    reserve_for_read(&mut self.cbuf);
+                    self.cbuf.reserve_for_read();
                     match read_now(&mut self.client, &mut self.cbuf) {
                         Ok(0) => self.client_eof = true,
                         Ok(n) => {
@@ -315,7 +310,7 @@ impl Session {
                 Event::Upstream(r) => {
                     let result = match r {
                         Ok(()) => {
-                            reserve_for_read(&mut self.ubuf);
+                            self.ubuf.reserve_for_read();
                             let up = self.up.as_mut().expect("polled only with an upstream");
                             read_now(&mut up.stream, &mut self.ubuf)
                         }
@@ -377,7 +372,7 @@ impl Session {
     /// While draining the client is not read; before closing, take what it already sent so
     /// that a command on its way is answered rather than dropped.
     fn more_input_waiting(&mut self) -> bool {
-        reserve_for_read(&mut self.cbuf);
+        self.cbuf.reserve_for_read();
         match read_now(&mut self.client, &mut self.cbuf) {
             Ok(n) if n > 0 => {
                 m::handles().bytes_from_clients.increment(n as u64);
@@ -660,10 +655,8 @@ impl Session {
                 break;
             }
             let up = self.up.as_mut().expect("just connected");
-            if self.ubuf.capacity() - self.ubuf.len() < 512 {
-                self.ubuf.reserve(READ_CHUNK);
-            }
-            match tokio::time::timeout_at(deadline, up.stream.read_buf(&mut self.ubuf)).await {
+            self.ubuf.reserve_for_read();
+            match tokio::time::timeout_at(deadline, up.stream.read_buf(&mut *self.ubuf)).await {
                 Ok(Ok(n)) if n > 0 => {}
                 _ if answered <= role_at => return Err(CloseReason::NotMaster),
                 _ => return Err(CloseReason::ReplayFailed),
@@ -705,7 +698,10 @@ impl Session {
                     off += len;
                 }
                 Run::Tracked { len, head } => {
-                    self.state.on_request(&head, &chunk.slice(off..off + len));
+                    // A copy: what the state keeps (AUTH, SELECT, ...) must not pin the read
+                    // buffer, which goes back to the pool.
+                    let frame = Bytes::copy_from_slice(&chunk[off..off + len]);
+                    self.state.on_request(&head, &frame);
                     tracked = Some(head);
                     off += len;
                 }
@@ -811,7 +807,7 @@ impl Session {
                 .write_all(&self.ubuf[..total])
                 .await
                 .map_err(|_| CloseReason::ClientError)?;
-            bytes::Buf::advance(&mut self.ubuf, total);
+            bytes::Buf::advance(&mut *self.ubuf, total);
         }
         Ok(())
     }
@@ -917,27 +913,6 @@ fn read_now(stream: &mut TcpStream, buf: &mut BytesMut) -> std::io::Result<usize
         .read_buf(buf)
         .now_or_never()
         .unwrap_or_else(|| Err(std::io::ErrorKind::WouldBlock.into()))
-}
-
-/// Room for the next read: small at first (most requests and replies are), more while reads
-/// keep filling the buffer.
-fn reserve_for_read(buf: &mut BytesMut) {
-    let spare = buf.capacity() - buf.len();
-    if spare < 512 {
-        let want = if buf.capacity() == 0 {
-            FIRST_READ
-        } else {
-            READ_CHUNK
-        };
-        buf.reserve(want);
-    }
-}
-
-/// Give an empty buffer's memory back.
-fn release(buf: &mut BytesMut) {
-    if buf.is_empty() && buf.capacity() > 0 {
-        *buf = BytesMut::new();
-    }
 }
 
 /// Dropped when the session ends, whatever the path.
