@@ -260,12 +260,10 @@ pub fn check(data: &[u8]) {
         match m {
             Model::Complete {
                 len, first: None, ..
-            } => {
-                match o {
-                    Ok(Scan::Frame(f)) if f.len == len => off += len,
-                    _ => panic!("redis-protocol decodes {len} bytes, we say {o:?}"),
-                }
-            }
+            } => match o {
+                Ok(Scan::Frame(f)) if f.len == len => off += len,
+                _ => panic!("redis-protocol decodes {len} bytes, we say {o:?}"),
+            },
             Model::Complete {
                 len,
                 canon,

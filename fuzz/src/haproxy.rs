@@ -52,7 +52,10 @@ pub fn check(data: &[u8]) {
             }
             for w in &cfg.warnings {
                 let n = line_of(w).unwrap_or_else(|| panic!("warning without a line: {w:?}"));
-                assert!((1..=lines).contains(&n), "warning on line {n} of {lines}: {w}");
+                assert!(
+                    (1..=lines).contains(&n),
+                    "warning on line {n} of {lines}: {w}"
+                );
             }
             // `Debug` redacts the passwords: it does not depend on them. (Other fields may
             // legitimately hold any variable's value, e.g. `monitor-uri "$AUTH"`.)
@@ -62,7 +65,11 @@ pub fn check(data: &[u8]) {
                     *p = Some("another password".to_string());
                 }
             }
-            assert_eq!(format!("{cfg:?}"), format!("{other:?}"), "Debug shows a password");
+            assert_eq!(
+                format!("{cfg:?}"),
+                format!("{other:?}"),
+                "Debug shows a password"
+            );
         }
     }
 }

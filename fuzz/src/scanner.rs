@@ -42,7 +42,9 @@ pub struct Frame {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum End {
     /// Waiting for more bytes; `partial` bytes of an unfinished frame were seen.
-    Incomplete { partial: usize },
+    Incomplete {
+        partial: usize,
+    },
     Error(ProtocolError),
 }
 
