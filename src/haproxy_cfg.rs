@@ -28,7 +28,8 @@
 //! `mode tcp`, ...) are replaced by following Sentinel and are not listed.
 //! An unused section is listed once, by its header line.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -406,10 +407,21 @@ struct Env<'a> {
     overlay: HashMap<String, Option<String>>,
     /// After `resetenv`: only these base variables stay visible.
     keep: Option<Vec<String>>,
+    /// Every value a variable expanded to (3 bytes or more): errors and warnings never show
+    /// them, since any of them may be a password (`inter ${AUTH}` by mistake).
+    expanded: RefCell<BTreeSet<String>>,
 }
 
 impl Env<'_> {
     fn get(&self, name: &str) -> Option<String> {
+        let v = self.lookup(name)?;
+        if v.len() >= 3 {
+            self.expanded.borrow_mut().insert(v.clone());
+        }
+        Some(v)
+    }
+
+    fn lookup(&self, name: &str) -> Option<String> {
         if let Some(v) = self.overlay.get(name) {
             return v.clone();
         }
@@ -419,6 +431,19 @@ impl Env<'_> {
             }
         }
         (self.base)(name)
+    }
+
+    /// `text` with every expanded value replaced by `${...}`, longest first.
+    fn redact(&self, text: String) -> String {
+        let expanded = self.expanded.borrow();
+        if !expanded.iter().any(|v| text.contains(v.as_str())) {
+            return text;
+        }
+        let mut values: Vec<&String> = expanded.iter().collect();
+        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        values
+            .into_iter()
+            .fold(text, |t, v| t.replace(v.as_str(), "${...}"))
     }
 }
 
@@ -837,6 +862,7 @@ impl<'a> Parser<'a> {
                 base: env,
                 overlay: HashMap::new(),
                 keep: None,
+                expanded: Default::default(),
             },
             ignored: Vec::new(),
             warnings: Vec::new(),
@@ -860,12 +886,16 @@ impl<'a> Parser<'a> {
             kind,
             file: self.sources.get(loc.src).and_then(|s| s.name.clone()),
             line: loc.line,
-            message: message.into(),
+            message: self.env.redact(message.into()),
         }
     }
 
     fn warn(&mut self, loc: Loc, message: impl fmt::Display) {
-        let w = format!("{}: {message}", self.where_(loc));
+        let w = format!(
+            "{}: {}",
+            self.where_(loc),
+            self.env.redact(message.to_string())
+        );
         self.warnings.push(w);
     }
 
@@ -3227,6 +3257,7 @@ frontend metrics
                 base: &env2,
                 overlay: HashMap::new(),
                 keep: None,
+                expanded: Default::default(),
             },
         );
         let words: Vec<String> = t
@@ -3244,6 +3275,7 @@ frontend metrics
             base: &no_env,
             overlay: HashMap::new(),
             keep: None,
+            expanded: Default::default(),
         };
         let words = |s: &str| -> (Vec<String>, Option<String>) {
             let t = tokenize(s, &env);

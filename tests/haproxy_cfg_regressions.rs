@@ -92,3 +92,26 @@ fn self_referencing_setenv_cannot_exhaust_memory() {
     let cfg = parse_ok(&text);
     assert!(format!("{cfg:?}").contains("6380"), "{cfg:?}");
 }
+
+/// Errors and warnings never quote what a variable expanded to: a password put where a value
+/// is checked by mistake (`inter ${AUTH}`) would otherwise reach the log of a pod that fails to
+/// start.
+#[test]
+fn errors_and_warnings_never_show_expanded_variables() {
+    for (extra, what) in [
+        ("  server R1 r1:6379 check inter ${AUTH}\n", "inter"),
+        ("  server R1 r1:${SENTINELAUTH} check\n", "port"),
+    ] {
+        let text = minimal(extra);
+        let e = parse(&text, &env).expect_err(extra).to_string();
+        assert!(
+            !e.contains(SECRET) && !e.contains(SENTINEL_SECRET),
+            "{extra:?}: {e}"
+        );
+        assert!(
+            e.contains("${...}"),
+            "{extra:?}: the value is not marked: {e}"
+        );
+        assert!(e.contains(what) || e.contains("line"), "{extra:?}: {e}");
+    }
+}

@@ -6,7 +6,10 @@
 //! - on success, every `ignored` entry is on a line of the text and every warning names one;
 //! - the passwords in the environment never show in `ignored` (keywords and sections only, by
 //!   contract) unless the text itself contains them, and `Debug` does not depend on the
-//!   password fields (redacted). Other fields may hold any variable's value, as written.
+//!   password fields (redacted). Other fields may hold any variable's value, as written;
+//! - errors and warnings never show a password that came from a variable: when one shows
+//!   it, the same text with other passwords of the same length (same control flow) must
+//!   show it too (the text spelled it out, with escapes or in pieces).
 
 use sentinel_proxy::haproxy_cfg::{self, HaproxyCfgError};
 
@@ -30,12 +33,42 @@ pub fn env(name: &str) -> Option<String> {
     )
 }
 
+/// [`env`] with the two passwords replaced by others of the same length.
+fn other_env(name: &str) -> Option<String> {
+    let v = env(name)?;
+    Some(
+        v.replace(REDIS_SECRET, "Hh4other0PASSWORD")
+            .replace(SENTINEL_SECRET, "Kk5another0PASSWORDx"),
+    )
+}
+
+fn shows_secret(s: &str) -> bool {
+    s.contains(REDIS_SECRET) || s.contains(SENTINEL_SECRET)
+}
+
 /// Entry point of `haproxy_cfg`.
 pub fn check(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let lines = text.split('\n').count();
     let secret_in_text = text.contains(REDIS_SECRET) || text.contains(SENTINEL_SECRET);
-    match haproxy_cfg::parse(&text, &env) {
+    let parsed = haproxy_cfg::parse(&text, &env);
+    let messages = |r: &Result<haproxy_cfg::HaproxyConfig, HaproxyCfgError>| match r {
+        Err(e) => vec![e.to_string()],
+        Ok(cfg) => cfg.warnings.clone(),
+    };
+    let shown = messages(&parsed);
+    if shown.iter().any(|m| shows_secret(m)) {
+        let again = messages(&haproxy_cfg::parse(&text, &other_env));
+        for (i, m) in shown.iter().enumerate() {
+            if shows_secret(m) {
+                assert!(
+                    again.get(i).is_some_and(|a| shows_secret(a)),
+                    "a password from a variable in {m:?}"
+                );
+            }
+        }
+    }
+    match parsed {
         Err(e) => check_error(&e, lines),
         Ok(cfg) => {
             for (line, what) in &cfg.ignored {
