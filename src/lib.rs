@@ -13,6 +13,7 @@
 //! resp/            resumable RESP2/RESP3/inline scanner, argument helpers (data path)
 //! proxy/           listener.rs accept · session.rs one task per client ·
 //!                  state.rs what a session did · upstream.rs node choice  (data path)
+//!                  buffers.rs read buffers · queue.rs inline-first FIFO
 //! lab.rs           spawns local redis-server/redis-sentinel topologies    (tests, demo, bench)
 //! netlab.rs        the same across network namespaces, for partition tests (root only)
 //! bench/           failover benchmark: writers, Sentinel timeline, report, SVG, HAProxy peer
