@@ -242,6 +242,68 @@ pub fn kv(f: &BytesFrame, key: &str) -> Option<String> {
         .and_then(|c| text(&c[1]))
 }
 
+/// The master as the Sentinel at `sentinel` reports it.
+pub(crate) fn master_reported_by(
+    sentinel: SocketAddr,
+    password: Option<&str>,
+    master_name: &str,
+) -> Option<SocketAddr> {
+    let f = call(
+        sentinel,
+        password,
+        &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", master_name],
+    )
+    .ok()?;
+    let BytesFrame::Array(items) = f else {
+        return None;
+    };
+    let ip: IpAddr = text(items.first()?)?.parse().ok()?;
+    let port: u16 = text(items.get(1)?)?.parse().ok()?;
+    Some(SocketAddr::new(ip, port))
+}
+
+/// Wait until every one of `sentinels` sees the same master with all the other Sentinels and
+/// every other node as its replicas, and every replica reports its link to the master up.
+pub(crate) fn wait_settled_on(
+    what: &str,
+    patience: Duration,
+    sentinels: &[SocketAddr],
+    sentinel_password: Option<&str>,
+    redis: &[SocketAddr],
+    redis_password: Option<&str>,
+    master_name: &str,
+) -> Result<SocketAddr, LabError> {
+    eventually(what, patience, || {
+        let mut master = None;
+        for &s in sentinels {
+            let f = call(s, sentinel_password, &["SENTINEL", "MASTER", master_name]).ok()?;
+            if kv(&f, "flags")? != "master" {
+                return None;
+            }
+            let others: usize = kv(&f, "num-other-sentinels")?.parse().ok()?;
+            let replicas: usize = kv(&f, "num-slaves")?.parse().ok()?;
+            if others + 1 < sentinels.len() || replicas + 1 < redis.len() {
+                return None;
+            }
+            let m = master_reported_by(s, sentinel_password, master_name)?;
+            if master.is_some_and(|x| x != m) {
+                return None;
+            }
+            master = Some(m);
+        }
+        let m = master?;
+        for &node in redis.iter().filter(|&&a| a != m) {
+            let BytesFrame::Array(items) = call(node, redis_password, &["ROLE"]).ok()? else {
+                return None;
+            };
+            if items.get(3).and_then(text).as_deref() != Some("connected") {
+                return None;
+            }
+        }
+        Some(m)
+    })
+}
+
 /// Poll `f` until it returns Some, or fail after `patience`.
 pub fn eventually<T>(
     what: &str,
@@ -440,22 +502,11 @@ impl Lab {
 
     /// The master as Sentinel `i` reports it.
     pub fn master_by(&self, i: usize) -> Option<SocketAddr> {
-        let f = self
-            .sentinel_call(
-                i,
-                &[
-                    "SENTINEL",
-                    "GET-MASTER-ADDR-BY-NAME",
-                    &self.opts.master_name,
-                ],
-            )
-            .ok()?;
-        let BytesFrame::Array(items) = f else {
-            return None;
-        };
-        let ip: IpAddr = text(items.first()?)?.parse().ok()?;
-        let port: u16 = text(items.get(1)?)?.parse().ok()?;
-        Some(SocketAddr::new(ip, port))
+        master_reported_by(
+            self.sentinels[i].addr,
+            self.opts.sentinel_password.as_deref(),
+            &self.opts.master_name,
+        )
     }
 
     /// The master the first reachable Sentinel reports.
@@ -473,43 +524,23 @@ impl Lab {
     /// Wait until every running Sentinel sees the same master, all its replicas and the other
     /// Sentinels, and every replica's link is up.
     pub fn wait_settled(&self, patience: Duration) -> Result<SocketAddr, LabError> {
-        let name = self.opts.master_name.clone();
-        let running_sentinels = self.sentinels.iter().filter(|p| p.is_running()).count();
-        let running_redis = self.redis.iter().filter(|p| p.is_running()).count();
-        eventually("the topology to settle", patience, || {
-            let mut master = None;
-            for (i, s) in self.sentinels.iter().enumerate() {
-                if !s.is_running() {
-                    continue;
-                }
-                let f = self.sentinel_call(i, &["SENTINEL", "MASTER", &name]).ok()?;
-                let flags = kv(&f, "flags")?;
-                if flags != "master" {
-                    return None;
-                }
-                let others: usize = kv(&f, "num-other-sentinels")?.parse().ok()?;
-                let replicas: usize = kv(&f, "num-slaves")?.parse().ok()?;
-                if others + 1 < running_sentinels || replicas + 1 < running_redis {
-                    return None;
-                }
-                let m = self.master_by(i)?;
-                if master.is_some_and(|x| x != m) {
-                    return None;
-                }
-                master = Some(m);
-            }
-            let m = master?;
-            for p in self.redis.iter().filter(|p| p.is_running() && p.addr != m) {
-                let role = self.redis_call(p.addr, &["ROLE"]).ok()?;
-                let BytesFrame::Array(items) = role else {
-                    return None;
-                };
-                if items.get(3).and_then(text).as_deref() != Some("connected") {
-                    return None;
-                }
-            }
-            Some(m)
-        })
+        let running = |p: &&Proc| p.is_running();
+        let sentinels: Vec<SocketAddr> = self
+            .sentinels
+            .iter()
+            .filter(running)
+            .map(|p| p.addr)
+            .collect();
+        let redis: Vec<SocketAddr> = self.redis.iter().filter(running).map(|p| p.addr).collect();
+        wait_settled_on(
+            "the topology to settle",
+            patience,
+            &sentinels,
+            self.opts.sentinel_password.as_deref(),
+            &redis,
+            self.redis_password(),
+            &self.opts.master_name,
+        )
     }
 
     /// `SENTINEL FAILOVER` on the first running Sentinel (a planned failover). Sentinel answers

@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use redis_protocol::resp2::types::BytesFrame;
 
-use crate::lab::{call, eventually, have, kv, text, LabError};
+use crate::lab::{call, eventually, have, master_reported_by, text, wait_settled_on, LabError};
 
 /// The /16 every namespace address comes from; each lab takes two /24s of it.
 const NET_PREFIX: [u8; 2] = [10, 77];
@@ -680,22 +680,7 @@ impl NetLab {
 
     /// The master as Sentinel `i` reports it.
     pub fn master_by(&self, i: usize) -> Option<SocketAddr> {
-        let f = self
-            .sentinel_call(
-                i,
-                &[
-                    "SENTINEL",
-                    "GET-MASTER-ADDR-BY-NAME",
-                    &self.opts.master_name,
-                ],
-            )
-            .ok()?;
-        let BytesFrame::Array(items) = f else {
-            return None;
-        };
-        let ip: IpAddr = text(items.first()?)?.parse().ok()?;
-        let port: u16 = text(items.get(1)?)?.parse().ok()?;
-        Some(SocketAddr::new(ip, port))
+        master_reported_by(self.sentinels[i].addr, None, &self.opts.master_name)
     }
 
     /// The master the first answering Sentinel reports.
@@ -714,38 +699,17 @@ impl NetLab {
     /// Wait until every Sentinel sees the same master, all its replicas and the other
     /// Sentinels, and every replica's link is up.
     pub fn wait_settled(&self, patience: Duration) -> Result<SocketAddr, LabError> {
-        let name = self.opts.master_name.clone();
-        let n_sentinels = self.sentinels.len();
-        let n_redis = self.redis.len();
-        eventually("the namespace topology to settle", patience, || {
-            let mut master = None;
-            for i in 0..n_sentinels {
-                let f = self.sentinel_call(i, &["SENTINEL", "MASTER", &name]).ok()?;
-                if kv(&f, "flags")? != "master" {
-                    return None;
-                }
-                let others: usize = kv(&f, "num-other-sentinels")?.parse().ok()?;
-                let replicas: usize = kv(&f, "num-slaves")?.parse().ok()?;
-                if others + 1 < n_sentinels || replicas + 1 < n_redis {
-                    return None;
-                }
-                let m = self.master_by(i)?;
-                if master.is_some_and(|x| x != m) {
-                    return None;
-                }
-                master = Some(m);
-            }
-            let m = master?;
-            for p in self.redis.iter().filter(|p| p.addr != m) {
-                let BytesFrame::Array(items) = self.redis_call(p.addr, &["ROLE"]).ok()? else {
-                    return None;
-                };
-                if items.get(3).and_then(text).as_deref() != Some("connected") {
-                    return None;
-                }
-            }
-            Some(m)
-        })
+        let sentinels: Vec<SocketAddr> = self.sentinels.iter().map(|p| p.addr).collect();
+        let redis: Vec<SocketAddr> = self.redis.iter().map(|p| p.addr).collect();
+        wait_settled_on(
+            "the namespace topology to settle",
+            patience,
+            &sentinels,
+            None,
+            &redis,
+            None,
+            &self.opts.master_name,
+        )
     }
 
     /// Drop everything forwarded between ns_m and ns_s, both ways: the master no longer
