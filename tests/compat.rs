@@ -3,6 +3,8 @@
 //! passwords on both), the chart's haproxy.cfg rendered for it, and the binary started as
 //! `haproxy -W -db -f haproxy.cfg` through a symlink, exactly as the chart's container runs it.
 
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -15,8 +17,7 @@ use sentinel_proxy::lab::{self, Lab, LabOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Patience for things that depend on Sentinel timing (elections, discovery).
-const PATIENCE: Duration = Duration::from_secs(30);
+use common::{eventually, PATIENCE};
 
 const REDIS_PASSWORD: &str = "redis-pw-00123";
 const SENTINEL_PASSWORD: &str = "sentinel-pw";
@@ -161,22 +162,6 @@ impl Drop for Proxy {
         if std::thread::panicking() {
             eprintln!("--- proxy log ---\n{}", self.log());
         }
-    }
-}
-
-/// Poll an async condition until it yields Some.
-async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let start = tokio::time::Instant::now();
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(start.elapsed() < PATIENCE, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -17,13 +17,7 @@ fn hp(a: std::net::SocketAddr) -> HostPort {
 async fn disagreeing_sentinels_majority_wins_and_no_majority_means_no_master() {
     // Two topologies whose Sentinels watch a master of the same name.
     let a = lab(LabOptions::default()).await;
-    let b = lab(LabOptions {
-        replicas: 0,
-        sentinels: 1,
-        quorum: 1,
-        ..LabOptions::default()
-    })
-    .await;
+    let b = single_node_lab().await;
     let a_master = a.master().unwrap();
 
     // 2 of 3 Sentinels say A's master: that is the route; B's lone voice is ignored.
@@ -147,13 +141,7 @@ async fn protocol_errors_close_only_that_client_and_limits_hold() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_allow_list_refuses_others_clearly() {
-    let lab = lab(LabOptions {
-        replicas: 0,
-        sentinels: 1,
-        quorum: 1,
-        ..LabOptions::default()
-    })
-    .await;
+    let lab = single_node_lab().await;
     let mut config = config_for(&lab);
     config.client_allow = vec![sentinel_proxy::config::Cidr::parse("10.0.0.0/8").unwrap()];
     let p = proxy(config).await;

@@ -6,7 +6,6 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use sentinel_proxy::lab::LabOptions;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -21,13 +20,7 @@ fn rss_kib() -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_and_oversized_input_is_refused_like_redis() {
-    let lab = lab(LabOptions {
-        replicas: 0,
-        sentinels: 1,
-        quorum: 1,
-        ..LabOptions::default()
-    })
-    .await;
+    let lab = single_node_lab().await;
     let p = proxy(config_for(&lab)).await;
     let addr = p.bound.listen;
     let mut bystander = client(addr).await;
@@ -121,13 +114,7 @@ async fn malformed_and_oversized_input_is_refused_like_redis() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_loris_costs_nobody_else() {
-    let lab = lab(LabOptions {
-        replicas: 0,
-        sentinels: 1,
-        quorum: 1,
-        ..LabOptions::default()
-    })
-    .await;
+    let lab = single_node_lab().await;
     let p = proxy(config_for(&lab)).await;
     let addr = p.bound.listen;
     let mut slow = TcpStream::connect(addr).await.unwrap();
@@ -152,13 +139,7 @@ async fn slow_loris_costs_nobody_else() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_reads_gets_backpressure_not_buffers() {
-    let lab = lab(LabOptions {
-        replicas: 0,
-        sentinels: 1,
-        quorum: 1,
-        ..LabOptions::default()
-    })
-    .await;
+    let lab = single_node_lab().await;
     let p = proxy(config_for(&lab)).await;
     let addr = p.bound.listen;
     let mut c = client(addr).await;

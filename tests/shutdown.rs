@@ -6,19 +6,12 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use sentinel_proxy::lab::LabOptions;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drain_closes_sessions_between_replies() {
-    let lab = lab(LabOptions {
-        replicas: 0,
-        sentinels: 1,
-        quorum: 1,
-        ..LabOptions::default()
-    })
-    .await;
+    let lab = single_node_lab().await;
     let mut config = config_for(&lab);
     config.shutdown.delay = Duration::from_millis(800);
     config.shutdown.timeout = Duration::from_secs(10);

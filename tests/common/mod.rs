@@ -24,6 +24,17 @@ pub fn logs() {
     }
 }
 
+/// One redis-server and one Sentinel (quorum 1): enough for tests of the data path alone.
+pub async fn single_node_lab() -> Lab {
+    lab(LabOptions {
+        replicas: 0,
+        sentinels: 1,
+        quorum: 1,
+        ..LabOptions::default()
+    })
+    .await
+}
+
 pub async fn lab(opts: LabOptions) -> Lab {
     logs();
     tokio::task::spawn_blocking(move || Lab::start(opts))
