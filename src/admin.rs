@@ -23,6 +23,8 @@ pub struct AdminState {
     pub monitor_uri: Option<String>,
     /// A graceful shutdown has begun: not ready any more.
     pub draining: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Unreachable Sentinels and why, shown in /readyz's body.
+    pub link_problems: crate::control::controller::LinkProblems,
 }
 
 fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
@@ -54,13 +56,20 @@ fn respond(state: &AdminState, req: &Request<Incoming>) -> Response<Full<Bytes>>
         ),
         "/readyz" => {
             let route = state.route.load();
-            match route.serving_master() {
-                Some(m) => text(StatusCode::OK, format!("ready: master {}\n", m.name)),
-                None => text(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!("not ready: no confirmed master ({:?})\n", route.state),
-                ),
+            let mut body = match route.serving_master() {
+                Some(m) => format!("ready: master {}\n", m.name),
+                None => format!("not ready: no confirmed master ({:?})\n", route.state),
+            };
+            // A first deploy with a wrong Sentinel address or password says so here.
+            for line in state.link_problems.lines() {
+                body.push_str(&line);
+                body.push('\n');
             }
+            let status = match route.serving_master() {
+                Some(_) => StatusCode::OK,
+                None => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            text(status, body)
         }
         p if state.monitor_uri.as_deref() == Some(p) => text(StatusCode::OK, "ok\n"),
         _ => text(

@@ -234,12 +234,16 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         interval: config.timeouts.role_interval,
         timeout: config.timeouts.role_timeout,
     };
+    let link_problems = control::controller::LinkProblems::default();
     let controller = control::controller::Controller::new(
         writer,
         check_settings,
-        config.timeouts.hold,
-        config.fence.clone(),
-        config.sentinels.len(),
+        control::machine::Settings {
+            hold_timeout: config.timeouts.hold,
+            fence: config.fence.clone(),
+            configured: config.sentinels.len(),
+        },
+        link_problems.clone(),
         health_tx,
         shutdown_rx.clone(),
     );
@@ -285,6 +289,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         prometheus,
         monitor_uri: config.health_listen.as_ref().map(|h| h.uri.clone()),
         draining: draining.clone(),
+        link_problems,
     });
     for l in [admin_l, health_l].into_iter().flatten() {
         tasks.spawn(admin::serve(l, admin_state.clone(), shutdown_rx.clone()));

@@ -25,6 +25,8 @@ pub const ROUTE_STATE: &str = "sentinel_proxy_route_state";
 pub const SENTINEL_LINK_UP: &str = "sentinel_proxy_sentinel_link_up";
 pub const SENTINEL_EVENTS: &str = "sentinel_proxy_sentinel_events_total";
 pub const SENTINEL_DISAGREEMENTS: &str = "sentinel_proxy_sentinel_disagreements_total";
+pub const SENTINEL_LINK_ERRORS: &str = "sentinel_proxy_sentinel_link_errors_total";
+pub const SWITCHES_IGNORED: &str = "sentinel_proxy_switch_master_ignored_total";
 pub const NODE_HEALTHY: &str = "sentinel_proxy_node_healthy";
 pub const BUILD_INFO: &str = "sentinel_proxy_build_info";
 pub const FAILOVERS: &str = "sentinel_proxy_failovers_total";
@@ -143,6 +145,9 @@ pub fn init() -> PrometheusHandle {
             for name in [FAILOVERS, MASTER_CHANGES, SENTINEL_DISAGREEMENTS] {
                 counter!(name).absolute(0);
             }
+            for why in ["duplicate", "stale"] {
+                counter!(SWITCHES_IGNORED, "why" => why).absolute(0);
+            }
             gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
             let handles = Handles {
                 master: listener_handles(Listener::Master),
@@ -236,6 +241,14 @@ fn describe() {
     describe_counter!(
         SENTINEL_DISAGREEMENTS,
         "Times a Sentinel reported a master other than the one routed."
+    );
+    describe_counter!(
+        SENTINEL_LINK_ERRORS,
+        "Failed connects or lost links to a Sentinel (refused, timeout, AUTH rejected …), by sentinel."
+    );
+    describe_counter!(
+        SWITCHES_IGNORED,
+        "+switch-master events not adopted, by why (duplicate: to the routed master; stale: an older epoch)."
     );
     describe_gauge!(
         NODE_HEALTHY,

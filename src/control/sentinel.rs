@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::conn::{field, frame_str, ConnError, RespConn};
+use super::event::{parse_event, requery_after, Event};
 use crate::config::{HostPort, Secret};
 
 /// What a Sentinel told us about our master.
@@ -30,19 +31,10 @@ pub struct MasterView {
     pub flags: String,
 }
 
-/// A Sentinel event about our master, parsed from its pub/sub message.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Event {
-    /// The channel, e.g. `+switch-master`, `+try-failover`, `-failover-abort-no-good-slave`.
-    pub name: String,
-    /// For `+switch-master`: old and new master.
-    pub switch: Option<(HostPort, HostPort)>,
-    /// The instance the event is about (`master`, `slave`, `sentinel`) and its address.
-    pub instance: Option<(String, HostPort)>,
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub enum Report {
+    /// A configured entry resolved to this address; it counts in the majority from now on.
+    Known,
     LinkUp,
     LinkDown(String),
     View(MasterView),
@@ -64,70 +56,6 @@ pub struct WatchSettings {
     pub password: Option<Secret>,
     pub connect_timeout: Duration,
     pub query_interval: Duration,
-}
-
-/// Parse one event payload; None when it is about another master or not understood.
-pub fn parse_event(channel: &str, payload: &str, master_name: &str) -> Option<Event> {
-    let words: Vec<&str> = payload.split_whitespace().collect();
-    let port = |s: &str| s.parse::<u16>().ok();
-    if channel == "+switch-master" {
-        // <name> <old-ip> <old-port> <new-ip> <new-port>
-        if words.len() != 5 || words[0] != master_name {
-            return None;
-        }
-        let old = HostPort {
-            host: words[1].to_string(),
-            port: port(words[2])?,
-        };
-        let new = HostPort {
-            host: words[3].to_string(),
-            port: port(words[4])?,
-        };
-        return Some(Event {
-            name: channel.to_string(),
-            switch: Some((old, new)),
-            instance: None,
-        });
-    }
-    // <type> <name> <ip> <port> [@ <master-name> <master-ip> <master-port>] [extra…]
-    if words.len() < 4 {
-        return None;
-    }
-    let about_master = match words.iter().position(|w| *w == "@") {
-        Some(at) => words.get(at + 1) == Some(&master_name),
-        None => words[0] == "master" && words[1] == master_name,
-    };
-    if !about_master {
-        return None;
-    }
-    Some(Event {
-        name: channel.to_string(),
-        switch: None,
-        instance: Some((
-            words[0].to_string(),
-            HostPort {
-                host: words[2].to_string(),
-                port: port(words[3])?,
-            },
-        )),
-    })
-}
-
-/// Events after which the watcher queries again at once instead of waiting for the next tick.
-fn requery_after(name: &str) -> bool {
-    matches!(
-        name,
-        "+switch-master"
-            | "+failover-end"
-            | "+failover-end-for-timeout"
-            | "+slave"
-            | "+convert-to-slave"
-            | "+role-change"
-            | "+sdown"
-            | "-sdown"
-            | "+odown"
-            | "-odown"
-    ) || name.starts_with("-failover-abort")
 }
 
 fn parse_view(master: &BytesFrame, replicas: &BytesFrame) -> Result<MasterView, ConnError> {
@@ -264,7 +192,7 @@ async fn watch_once(
                     Some((channel, payload)) => {
                         match parse_event(channel, payload, &settings.master_name) {
                             Some(ev) => {
-                                let again = requery_after(&ev.name);
+                                let again = requery_after(&ev.kind, &ev.name);
                                 if !send(Report::Event(ev)).await { return Ok(()); }
                                 again
                             }
@@ -360,7 +288,7 @@ pub async fn supervise(
                         let _ = tx
                             .send(SentinelReport {
                                 sentinel: a,
-                                report: Report::LinkDown("connecting".into()),
+                                report: Report::Known,
                             })
                             .await;
                     }
@@ -396,64 +324,5 @@ pub async fn supervise(
     }
     for (_, h) in watchers {
         h.abort();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_switch_master_for_our_name_only() {
-        let ev = parse_event(
-            "+switch-master",
-            "mymaster 127.0.0.1 6379 127.0.0.1 6380",
-            "mymaster",
-        )
-        .unwrap();
-        let (old, new) = ev.switch.unwrap();
-        assert_eq!(old.to_string(), "127.0.0.1:6379");
-        assert_eq!(new.to_string(), "127.0.0.1:6380");
-        assert!(parse_event(
-            "+switch-master",
-            "other 127.0.0.1 6379 127.0.0.1 6380",
-            "mymaster"
-        )
-        .is_none());
-        assert!(parse_event("+switch-master", "mymaster 1 2", "mymaster").is_none());
-        assert!(parse_event(
-            "+switch-master",
-            "mymaster 127.0.0.1 x 127.0.0.1 6380",
-            "mymaster"
-        )
-        .is_none());
-    }
-
-    #[test]
-    fn parses_instance_events() {
-        let ev = parse_event("+try-failover", "master mymaster 10.0.0.1 6379", "mymaster").unwrap();
-        assert_eq!(ev.instance.unwrap().0, "master");
-        let ev = parse_event(
-            "+odown",
-            "master mymaster 10.0.0.1 6379 #quorum 2/2",
-            "mymaster",
-        )
-        .unwrap();
-        assert_eq!(ev.name, "+odown");
-        let ev = parse_event(
-            "+convert-to-slave",
-            "slave 10.0.0.1:6379 10.0.0.1 6379 @ mymaster 10.0.0.2 6379",
-            "mymaster",
-        )
-        .unwrap();
-        assert_eq!(ev.instance.unwrap().1.to_string(), "10.0.0.1:6379");
-        assert!(parse_event(
-            "+sdown",
-            "slave 10.0.0.1:6379 10.0.0.1 6379 @ other 10.0.0.2 6379",
-            "mymaster"
-        )
-        .is_none());
-        assert!(parse_event("+sdown", "garbage", "mymaster").is_none());
-        assert!(parse_event("", "", "mymaster").is_none());
     }
 }
