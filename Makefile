@@ -1,7 +1,7 @@
 # sentinel-proxy — the two commands that matter: `make demo` and `make test`.
 CARGO ?= cargo
 
-.PHONY: all deps build release demo test lint fmt packaging bench clean
+.PHONY: all deps build release demo soak test lint fmt packaging bench clean
 
 all: build
 
@@ -17,6 +17,10 @@ release:
 ## Start 3 redis + 3 sentinels on loopback, the proxy in front, and show a failover.
 demo: deps release
 	target/release/sentinel-proxy demo
+
+## 20 failovers in a row through the proxy on a local topology (every 3rd a crash); one row per round.
+soak: deps release
+	target/release/sentinel-proxy bench soak --rounds 20
 
 ## Everything CI runs: formatting, clippy (warnings denied), all tests, packaging checks.
 test: deps

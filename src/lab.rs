@@ -87,8 +87,14 @@ pub struct Proc {
 
 impl Proc {
     fn spawn(&mut self) -> Result<(), LabError> {
+        let args = self.args.clone();
+        self.spawn_with(&args)
+    }
+
+    /// Start the program with `args` instead of the ones it was first started with.
+    fn spawn_with(&mut self, args: &[String]) -> Result<(), LabError> {
         let child = Command::new(self.program)
-            .args(&self.args)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -469,6 +475,32 @@ impl Lab {
         self.dir.path()
     }
 
+    /// Copy every node's log and configuration (`redis-<i>/redis.log`,
+    /// `sentinel-<i>/sentinel.log`, `sentinel.conf`) to a new directory that outlives the lab,
+    /// for a failure report; returns it.
+    pub fn keep_logs(&self) -> Result<PathBuf, LabError> {
+        let out = tempfile::Builder::new()
+            .prefix("sp-lab-logs-")
+            .tempdir()?
+            .keep();
+        for node in std::fs::read_dir(self.dir())? {
+            let node = node?;
+            if !node.file_type()?.is_dir() {
+                continue;
+            }
+            let to = out.join(node.file_name());
+            std::fs::create_dir_all(&to)?;
+            for f in std::fs::read_dir(node.path())? {
+                let name = f?.file_name();
+                let text = name.to_string_lossy();
+                if text.ends_with(".log") || text.ends_with(".conf") {
+                    std::fs::copy(node.path().join(&name), to.join(&name))?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
     pub fn sentinel_addrs(&self) -> Vec<SocketAddr> {
         self.sentinels.iter().map(|p| p.addr).collect()
     }
@@ -583,6 +615,68 @@ impl Lab {
 
     pub fn restart_redis(&mut self, i: usize) -> Result<(), LabError> {
         self.redis[i].spawn()?;
+        self.wait_redis_up(i)
+    }
+
+    /// Start redis `i` again as a replica of `master`, whatever it was started as before — as
+    /// the redis-ha chart's init script does for a restarted pod (it asks Sentinel for the
+    /// master). [`Lab::restart_redis`] starts it with its first arguments instead (redis 0
+    /// then comes back as an empty master until Sentinel converts it).
+    pub fn restart_redis_as_replica(
+        &mut self,
+        i: usize,
+        master: SocketAddr,
+    ) -> Result<(), LabError> {
+        let p = &mut self.redis[i];
+        let mut args = Vec::with_capacity(p.args.len() + 3);
+        let mut it = p.args.iter();
+        while let Some(a) = it.next() {
+            if a == "--replicaof" {
+                it.nth(1);
+            } else {
+                args.push(a.clone());
+            }
+        }
+        args.extend([
+            "--replicaof".into(),
+            master.ip().to_string(),
+            master.port().to_string(),
+        ]);
+        p.spawn_with(&args)?;
+        self.wait_redis_up(i)
+    }
+
+    /// Wait until every running redis other than `master` answers `ROLE` as a replica of
+    /// `master` (address and port) with its link `connected`.
+    pub fn wait_replicas_of(&self, master: SocketAddr, patience: Duration) -> Result<(), LabError> {
+        let nodes: Vec<SocketAddr> = self
+            .redis
+            .iter()
+            .filter(|p| p.is_running() && p.addr != master)
+            .map(|p| p.addr)
+            .collect();
+        eventually(
+            &format!("every other node to replicate from {master}"),
+            patience,
+            || {
+                nodes
+                    .iter()
+                    .all(|&node| {
+                        let Ok(BytesFrame::Array(items)) = self.redis_call(node, &["ROLE"]) else {
+                            return false;
+                        };
+                        let field = |i: usize| items.get(i).and_then(text);
+                        field(0).as_deref() == Some("slave")
+                            && field(1).as_deref() == Some(master.ip().to_string().as_str())
+                            && field(2) == Some(master.port().to_string())
+                            && field(3).as_deref() == Some("connected")
+                    })
+                    .then_some(())
+            },
+        )
+    }
+
+    fn wait_redis_up(&self, i: usize) -> Result<(), LabError> {
         let addr = self.redis[i].addr;
         let pw = self.opts.redis_password.clone();
         eventually("redis to restart", Duration::from_secs(10), || {

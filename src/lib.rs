@@ -8,8 +8,10 @@
 //! admin.rs         /metrics /healthz /readyz                              (edge)
 //! metrics.rs       every metric name and the cached hot-path handles      (edge)
 //! route.rs         Route snapshot in an ArcSwap + watch; ONE writer        (shared state)
-//! control/         sentinel.rs watchers · health.rs ROLE checks ·
-//!                  controller.rs, the route's only writer                 (control plane)
+//! control/         sentinel.rs watchers · health.rs ROLE checks ·           (control plane)
+//!                  event.rs typed Sentinel events · machine.rs every routing
+//!                  decision, a pure state machine · controller.rs its shell,
+//!                  the route's only writer
 //! resp/            resumable RESP2/RESP3/inline scanner, argument helpers (data path)
 //! proxy/           listener.rs accept · session.rs one task per client ·
 //!                  state.rs what a session did · upstream.rs node choice  (data path)

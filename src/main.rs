@@ -30,7 +30,7 @@ enum Cmd {
     Demo(sentinel_proxy::demo::DemoArgs),
     /// Print the validated configuration (passwords hidden) and exit.
     CheckConfig,
-    /// Failover benchmark: writers through a target, the Sentinel event timeline, a report.
+    /// Failover benchmark (writers through a target, the Sentinel timeline, a report) and soak.
     Bench(sentinel_proxy::bench::BenchArgs),
     /// HAProxy compatibility mode, as when started as `haproxy`: `haproxy -W -db -f haproxy.cfg`.
     #[command(disable_help_flag = true)]

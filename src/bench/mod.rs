@@ -9,12 +9,14 @@
 //! report.rs   the Report (JSON) and its table
 //! svg.rs      writes and errors per 100 ms, Sentinel milestones marked
 //! haproxy.rs  the redis-ha chart's HAProxy in front of a lab, for side-by-side runs
+//! soak.rs     `bench soak`: many failovers (planned and crashes) through the proxy on a lab
 //! ```
 
 pub mod events;
 pub mod haproxy;
 pub mod load;
 pub mod report;
+pub mod soak;
 pub mod svg;
 
 use std::collections::{HashMap, HashSet};
@@ -55,6 +57,14 @@ pub enum BenchError {
     },
     #[error("no +switch-master within {0:?} (the report above shows what the writers saw)")]
     NoSwitch(Duration),
+    #[error(transparent)]
+    Soak(Box<soak::SoakError>),
+}
+
+impl From<soak::SoakError> for BenchError {
+    fn from(e: soak::SoakError) -> Self {
+        BenchError::Soak(Box::new(e))
+    }
 }
 
 fn duration(s: &str) -> Result<Duration, String> {
@@ -74,6 +84,12 @@ pub enum BenchCommand {
     /// Passwords come only from the environment: REDIS_PASSWORD (AUTH by the writers, and to
     /// read the keys back on the master) and SENTINEL_PASSWORD.
     Failover(FailoverArgs),
+    /// Many failovers in a row through this proxy on a local 3 redis + 3 Sentinel topology:
+    /// planned ones, and every --crash-every-th a SIGKILL of the master; one row per round.
+    ///
+    /// Exits non-zero when a round lost an acknowledged write after +switch-master, a planned
+    /// failover cost a client error or a write, or a crash more errors than --writers.
+    Soak(soak::SoakArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -237,7 +253,10 @@ impl FailoverArgs {
 
 /// `sentinel-proxy bench …`: run, print the table and timeline, write the files.
 pub async fn main(args: BenchArgs, env: &HashMap<String, String>) -> Result<(), BenchError> {
-    let BenchCommand::Failover(args) = args.command;
+    let args = match args.command {
+        BenchCommand::Failover(args) => args,
+        BenchCommand::Soak(args) => return Ok(soak::main(args).await?),
+    };
     let opts = args.options(env).await?;
     let max_wait = opts.max_wait;
     let r = failover(opts).await?;
@@ -391,6 +410,46 @@ async fn delete_keys(master: SocketAddr, password: Option<&Secret>, keys: &[Stri
 /// Run one benchmark: subscribe to the Sentinels, start the writers, trigger or wait for the
 /// failover, keep writing for `after`, then check every written key on the new master.
 pub async fn failover(opts: FailoverOptions) -> Result<Report, BenchError> {
+    let after = opts.after;
+    let cause = opts.trigger.map(|Trigger::SentinelFailover| {
+        let o = opts.clone();
+        Cause {
+            name: "sentinel-failover".into(),
+            doing: "SENTINEL FAILOVER sent".into(),
+            action: async move { send_failover(&o).await },
+        }
+    });
+    failover_with(opts, cause, || async move {
+        tokio::time::sleep(after).await;
+        Ok(())
+    })
+    .await
+}
+
+/// How [`failover_with`] causes the failover, after `before` of traffic.
+pub(crate) struct Cause<T> {
+    /// The report's `trigger` field.
+    pub name: String,
+    /// What the progress line says while waiting for `+switch-master`.
+    pub doing: String,
+    pub action: T,
+}
+
+/// [`failover`] with the failover's cause and what happens after the first `+switch-master`
+/// given by the caller (`bench soak` crashes the master, and writes until the topology has
+/// settled). The writers stop when `after_switch` returns; without a `+switch-master` within
+/// `max_wait` it is not called. `opts.trigger` and `opts.after` are not used.
+pub(crate) async fn failover_with<E, T, A, AF>(
+    opts: FailoverOptions,
+    cause: Option<Cause<T>>,
+    after_switch: A,
+) -> Result<Report, E>
+where
+    E: From<BenchError>,
+    T: std::future::Future<Output = Result<(), E>>,
+    A: FnOnce() -> AF,
+    AF: std::future::Future<Output = Result<(), E>>,
+{
     let pb = progress_bar(opts.progress);
     pb.set_prefix(format!("{}: subscribing to Sentinels", opts.label));
     let start = Instant::now();
@@ -408,7 +467,7 @@ pub async fn failover(opts: FailoverOptions) -> Result<Report, BenchError> {
     if n == 0 {
         watcher.stop().await;
         pb.finish_and_clear();
-        return Err(BenchError::NoSentinel(Duration::from_secs(5)));
+        return Err(BenchError::NoSentinel(Duration::from_secs(5)).into());
     }
     if n < opts.sentinels.len() {
         notes.push(format!(
@@ -450,34 +509,41 @@ pub async fn failover(opts: FailoverOptions) -> Result<Report, BenchError> {
         })
     };
 
-    let mut trigger_ms = None;
-    if let Some(Trigger::SentinelFailover) = opts.trigger {
-        pb.set_prefix(format!("{}: writing before the failover", opts.label));
-        tokio::time::sleep(opts.before).await;
-        pb.set_prefix(format!(
-            "{}: SENTINEL FAILOVER sent, waiting for +switch-master",
-            opts.label
-        ));
-        trigger_ms = Some(ms(Instant::now()));
-        if let Err(e) = send_failover(&opts).await {
-            ticker.abort();
-            load.stop().await;
-            watcher.stop().await;
-            pb.finish_and_clear();
-            return Err(e);
+    let trigger_name = cause.as_ref().map(|c| c.name.clone());
+    let outcome: Result<(Option<f64>, Option<f64>), E> = async {
+        let mut trigger_ms = None;
+        if let Some(cause) = cause {
+            pb.set_prefix(format!("{}: writing before the failover", opts.label));
+            tokio::time::sleep(opts.before).await;
+            pb.set_prefix(format!(
+                "{}: {}, waiting for +switch-master",
+                opts.label, cause.doing
+            ));
+            trigger_ms = Some(ms(Instant::now()));
+            cause.action.await?;
+        } else {
+            pb.set_prefix(format!("{}: waiting for +switch-master", opts.label));
         }
-    } else {
-        pb.set_prefix(format!("{}: waiting for +switch-master", opts.label));
+        let switch_ms = watcher.wait_switch(opts.max_wait).await;
+        if switch_ms.is_some() {
+            pb.set_prefix(format!("{}: writing after +switch-master", opts.label));
+            after_switch().await?;
+        }
+        Ok((trigger_ms, switch_ms))
     }
-    let switch_ms = watcher.wait_switch(opts.max_wait).await;
-    if switch_ms.is_some() {
-        pb.set_prefix(format!("{}: writing after +switch-master", opts.label));
-        tokio::time::sleep(opts.after).await;
-    }
+    .await;
     let end = Instant::now();
     pb.set_prefix(format!("{}: stopping the writers", opts.label));
     let reports = load.stop().await;
     ticker.abort();
+    let (trigger_ms, switch_ms) = match outcome {
+        Ok(times) => times,
+        Err(e) => {
+            watcher.stop().await;
+            pb.finish_and_clear();
+            return Err(e);
+        }
+    };
 
     pb.set_prefix(format!("{}: reading the keys on the master", opts.label));
     let mut master_after = None;
@@ -496,7 +562,7 @@ pub async fn failover(opts: FailoverOptions) -> Result<Report, BenchError> {
     let Some(master) = master_after else {
         watcher.stop().await;
         pb.finish_and_clear();
-        return Err(BenchError::NoMaster(opts.master_name.clone()));
+        return Err(BenchError::NoMaster(opts.master_name.clone()).into());
     };
     let mut acked_keys: Vec<String> = Vec::new();
     let mut touched: Vec<String> = Vec::new();
@@ -517,7 +583,8 @@ pub async fn failover(opts: FailoverOptions) -> Result<Report, BenchError> {
             return Err(BenchError::ReadBack {
                 addr: master,
                 source,
-            });
+            }
+            .into());
         }
     };
     if !opts.keep_keys {
@@ -531,7 +598,7 @@ pub async fn failover(opts: FailoverOptions) -> Result<Report, BenchError> {
         target: opts.target.to_string(),
         master_name: opts.master_name.clone(),
         client_timeout_ms: opts.timeout.as_millis() as u64,
-        trigger: opts.trigger.map(|_| "sentinel-failover".to_string()),
+        trigger: trigger_name,
         reports: &reports,
         held: &held,
         events,

@@ -459,12 +459,11 @@ pub fn timeline(r: &Report) -> String {
             .join(" ")
     );
     if let Some(t) = r.trigger_ms {
-        let _ = writeln!(
-            out,
-            "  {:>8.3} s  {:<34} (sent by the benchmark)",
-            t / 1e3,
-            "SENTINEL FAILOVER"
-        );
+        let (what, how) = match r.trigger.as_deref() {
+            Some("sigkill-master") => ("SIGKILL of the master", "(by `bench soak`)"),
+            _ => ("SENTINEL FAILOVER", "(sent by the benchmark)"),
+        };
+        let _ = writeln!(out, "  {:>8.3} s  {what:<34} {how}", t / 1e3);
     }
     for row in rows {
         let who = row

@@ -231,9 +231,6 @@ impl Controller {
                     "announced failover neither switched nor aborted within the hold timeout; resuming"),
                 HoldEnd::Aborted => tracing::info!(%master, after = ?held_for, "failover aborted"),
                 HoldEnd::Switched => tracing::debug!(%master, after = ?held_for, "failover switched"),
-                HoldEnd::Superseded => {
-                    tracing::debug!(%master, "hold about an earlier epoch dropped")
-                }
             },
             Note::HoldSuspended { master, suspended } => {
                 if suspended {

@@ -9,10 +9,11 @@
 //!
 //! - **Epochs come from Sentinel.** A `+switch-master` carries no epoch: the watcher queries
 //!   that Sentinel right after the event, and the switch is judged with the config epoch its
-//!   view then reports. It is adopted when nothing is routed or its epoch is newer than the
-//!   routed one; a switch to the routed master is a duplicate; an older one is stale.
+//!   view then reports. A switch to the routed master is a duplicate; one with an epoch older
+//!   than the routed one is stale; any other is adopted. (One epoch has at most one switch, and
+//!   the leader reports the old master at the failover's epoch just before its switch.)
 //! - **Majority.** At start the master is what a strict majority of the known Sentinels
-//!   report. Later a majority only moves the route with a strictly newer config epoch.
+//!   report. Later a majority only moves the route to another master at an epoch no older.
 //! - **Holds are about one master address.** `+try-failover`/`+odown` of X hold X. The hold
 //!   ends only on an adopted switch whose old address is X, on an abort or `-odown` of X from
 //!   every Sentinel that announced it, or at the hold timeout; it is suspended while ROLE
@@ -105,8 +106,6 @@ pub enum HoldEnd {
     Aborted,
     /// The hold timeout passed without a switch or an abort.
     Timeout,
-    /// The held master was adopted again at a newer epoch: the hold was about an older era.
-    Superseded,
 }
 
 /// What happened, for the shell to log and count; never decided on.
@@ -146,7 +145,7 @@ pub enum Note {
         new: HostPort,
         epoch: u64,
     },
-    /// A switch whose epoch is not newer than the routed one (a late announcement).
+    /// A switch whose epoch is older than the routed one (a late announcement).
     SwitchStale {
         sentinel: SocketAddr,
         new: HostPort,
@@ -230,19 +229,31 @@ struct RoleSeen {
 #[derive(Debug, Clone)]
 struct Hold {
     since: Clock,
-    /// The Sentinels that announced it and have not aborted it.
-    by: BTreeSet<SocketAddr>,
-    /// The announcer's current epoch at the announcement (the failover's epoch or later).
-    epoch: u64,
+    /// The Sentinels that announced it and have not aborted it, each with the epoch of its
+    /// announcement: its current epoch then, and at least the routed epoch if it was about the
+    /// routed master. A switch away from this master at epoch E ends announcements up to E;
+    /// a later one is about a newer failover of the same address.
+    by: BTreeMap<SocketAddr, u64>,
     /// The replica the leader selected (`+selected-slave`, `+failover-state-wait-promotion`).
     selected: Option<HostPort>,
-    /// When a promotion was last seen: the selected replica (or, not knowing it, any other
-    /// node) answered `master`, or a Sentinel converted it back to a replica.
+    /// When a promotion was last seen: the selected replica answered `master`, or a Sentinel
+    /// converted it back to a replica. Without a selected replica there is no promotion sign.
     promotion: Option<Clock>,
     /// The leader saw the promotion (`+promoted-slave`): it will switch, never suspend.
     leader_promoted: bool,
     /// ROLE shows the failover stalled; the hold does not hold meanwhile.
     suspended: bool,
+}
+
+/// What a new announcement of a held master makes stale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Again {
+    /// A repeated view: nothing.
+    Nothing,
+    /// `+odown`, or a view newly flagging the master: the promotion sign.
+    Announcement,
+    /// `+try-failover`: the sign, the selected replica and the leader's report.
+    Election,
 }
 
 pub struct Machine {
@@ -363,6 +374,8 @@ impl Machine {
         let pending = st.pending_switch.take();
         let named = view.master.clone();
         let epoch = view.epoch;
+        let failing = view.failing_over();
+        let current_epoch = st.current_epoch;
         st.view = Some(view);
         if let Some((old, new, at)) = pending {
             // The view queried after the event tells the switch's epoch; a view naming another
@@ -371,7 +384,19 @@ impl Machine {
                 self.judge_switch(s, old, new, epoch, at, fx);
             }
         }
-        self.elect(now, fx);
+        // `o_down`/`failover_in_progress` on the master a view names announce a failover, as
+        // the events do: it covers events lost while a link was down, and dates the
+        // announcement with the epoch the Sentinel is at. (Their absence ends nothing: a
+        // lagging Sentinel may not see a failover the others are making.)
+        if let Some(m) = named.filter(|_| failing) {
+            let again = if self.holds.get(&m).is_some_and(|h| h.by.contains_key(&s)) {
+                Again::Nothing
+            } else {
+                Again::Announcement
+            };
+            self.announce(now, s, m, current_epoch, "view flags", again, fx);
+        }
+        self.elect(fx);
     }
 
     fn judge_switch(
@@ -383,6 +408,8 @@ impl Machine {
         at: Clock,
         fx: &mut Vec<Effect>,
     ) {
+        // Whatever is done with the route, failover `epoch` of `old` is over.
+        self.end_announcements(&old, epoch, at, fx);
         match &mut self.candidate {
             Some(c) if c.node == new => {
                 c.epoch = c.epoch.max(epoch);
@@ -392,7 +419,9 @@ impl Machine {
                     epoch,
                 }));
             }
-            Some(c) if epoch <= c.epoch => fx.push(Effect::Note(Note::SwitchStale {
+            // One epoch has at most one switch, and the leader reports the old master at the
+            // failover's epoch between the promotion and its switch: only older is stale.
+            Some(c) if epoch < c.epoch => fx.push(Effect::Note(Note::SwitchStale {
                 sentinel,
                 new,
                 epoch,
@@ -410,32 +439,91 @@ impl Machine {
                     epoch,
                     switched_at: Some(at),
                 });
-                if let Some(h) = self.holds.remove(&old) {
-                    fx.push(Effect::Note(Note::HoldEnded {
-                        master: old,
-                        why: HoldEnd::Switched,
-                        held_for: at.saturating_sub(h.since),
-                    }));
-                }
-                self.drop_older_holds(&new, epoch, at, fx);
                 fx.push(Effect::Poke(new));
             }
         }
     }
 
-    /// Adopting `node` at config epoch `epoch`: a hold about it announced at an older epoch
-    /// was about an earlier time it was master.
-    fn drop_older_holds(&mut self, node: &HostPort, epoch: u64, now: Clock, fx: &mut Vec<Effect>) {
-        if let Some(h) = self.holds.get(node) {
-            if h.epoch < epoch {
-                let since = h.since;
-                self.holds.remove(node);
-                fx.push(Effect::Note(Note::HoldEnded {
-                    master: node.clone(),
-                    why: HoldEnd::Superseded,
-                    held_for: now.saturating_sub(since),
-                }));
-            }
+    /// A switch away from `old` at `epoch`: the announcements of its failover (or of older
+    /// ones) are over; the hold ends when none is left.
+    fn end_announcements(&mut self, old: &HostPort, epoch: u64, at: Clock, fx: &mut Vec<Effect>) {
+        let Some(h) = self.holds.get_mut(old) else {
+            return;
+        };
+        h.by.retain(|_, e| *e > epoch);
+        if h.by.is_empty() {
+            let since = h.since;
+            self.holds.remove(old);
+            fx.push(Effect::Note(Note::HoldEnded {
+                master: old.clone(),
+                why: HoldEnd::Switched,
+                held_for: at.saturating_sub(since),
+            }));
+        }
+    }
+
+    /// Sentinel `s` announced a failover of `m` (an event, or its view's flags) while at
+    /// `epoch`; `again` says what evidence gathered before it no longer counts.
+    #[allow(clippy::too_many_arguments)]
+    fn announce(
+        &mut self,
+        now: Clock,
+        s: SocketAddr,
+        m: HostPort,
+        epoch: u64,
+        what: &str,
+        again: Again,
+        fx: &mut Vec<Effect>,
+    ) {
+        let routed = self
+            .candidate
+            .as_ref()
+            .filter(|c| c.node == m)
+            .map_or(0, |c| c.epoch);
+        let epoch = epoch.max(routed);
+        let hold = self.holds.entry(m.clone()).or_insert_with(|| Hold {
+            since: now,
+            by: BTreeMap::new(),
+            selected: None,
+            promotion: None,
+            leader_promoted: false,
+            suspended: false,
+        });
+        if again != Again::Nothing {
+            // What ROLE showed before a new announcement (a promotion undone) says nothing
+            // about this failover, and a suspended hold holds again.
+            hold.promotion = None;
+        }
+        if again == Again::Election {
+            // A new election attempt, too: the replica selected before is not this one's.
+            hold.selected = None;
+            hold.leader_promoted = false;
+        }
+        if hold.by.is_empty() {
+            fx.push(Effect::Note(Note::HoldStarted {
+                master: m,
+                sentinel: s,
+                event: what.to_string(),
+            }));
+        }
+        let e = hold.by.entry(s).or_insert(epoch);
+        *e = (*e).max(epoch);
+    }
+
+    /// Sentinel `s` is no longer failing `m` over (its abort or `-odown`); the hold ends when
+    /// no announcer is left.
+    fn withdraw(&mut self, now: Clock, s: SocketAddr, m: &HostPort, fx: &mut Vec<Effect>) {
+        let Some(h) = self.holds.get_mut(m) else {
+            return;
+        };
+        if h.by.remove(&s).is_some() && h.by.is_empty() {
+            let since = h.since;
+            self.holds.remove(m);
+            fx.push(Effect::Note(Note::HoldEnded {
+                master: m.clone(),
+                why: HoldEnd::Aborted,
+                held_for: now.saturating_sub(since),
+            }));
         }
     }
 
@@ -461,40 +549,17 @@ impl Machine {
             Kind::NewEpoch(e) => st.current_epoch = st.current_epoch.max(*e),
             Kind::TryFailover | Kind::Odown => {
                 if let Some(m) = about_master {
-                    let hold = self.holds.entry(m.clone()).or_insert_with(|| Hold {
-                        since: now,
-                        by: BTreeSet::new(),
-                        epoch: current_epoch,
-                        selected: None,
-                        promotion: None,
-                        leader_promoted: false,
-                        suspended: false,
-                    });
-                    hold.epoch = hold.epoch.max(current_epoch);
-                    if hold.by.is_empty() {
-                        fx.push(Effect::Note(Note::HoldStarted {
-                            master: m,
-                            sentinel: s,
-                            event: ev.name.clone(),
-                        }));
-                    }
-                    hold.by.insert(s);
+                    let again = if ev.kind == Kind::TryFailover {
+                        Again::Election
+                    } else {
+                        Again::Announcement
+                    };
+                    self.announce(now, s, m, current_epoch, &ev.name, again, fx);
                 }
             }
             Kind::OdownCleared | Kind::Abort(_) => {
                 if let Some(m) = about_master {
-                    if let Some(h) = self.holds.get_mut(&m) {
-                        h.by.remove(&s);
-                        if h.by.is_empty() {
-                            let since = h.since;
-                            self.holds.remove(&m);
-                            fx.push(Effect::Note(Note::HoldEnded {
-                                master: m,
-                                why: HoldEnd::Aborted,
-                                held_for: now.saturating_sub(since),
-                            }));
-                        }
-                    }
+                    self.withdraw(now, s, &m, fx);
                 }
                 self.poke_all(fx);
             }
@@ -559,9 +624,11 @@ impl Machine {
             }));
         }
         if role == Role::Master {
+            // Only the replica the leader selected counts: another node answering master may
+            // be an earlier master not yet demoted, and a sign taken from it would let answers
+            // collected before the real promotion suspend the hold.
             for (m, h) in self.holds.iter_mut() {
-                let is_promoted = h.selected.as_ref().is_none_or(|sel| *sel == node);
-                if *m != node && is_promoted {
+                if *m != node && h.selected.as_ref() == Some(&node) {
                     h.promotion = Some(now);
                 }
             }
@@ -690,7 +757,12 @@ impl Machine {
     }
 
     /// The agreement rule over the live views.
-    fn elect(&mut self, now: Clock, fx: &mut Vec<Effect>) {
+    ///
+    /// A majority's epoch is the lowest its voters report: the leader of a failover of X
+    /// reports X at the failover's epoch from the promotion to its switch, which says X is
+    /// being replaced, not that X became master then. Only the leader does, so the lowest
+    /// epoch of two or more voters is one at which X really became master (or an older one).
+    fn elect(&mut self, fx: &mut Vec<Effect>) {
         let total = self.sentinels.len().max(self.settings.configured);
         let mut votes: BTreeMap<&HostPort, (usize, u64)> = BTreeMap::new();
         for view in self
@@ -700,9 +772,9 @@ impl Machine {
             .filter_map(|s| s.view.as_ref())
         {
             if let Some(m) = &view.master {
-                let e = votes.entry(m).or_default();
+                let e = votes.entry(m).or_insert((0, u64::MAX));
                 e.0 += 1;
-                e.1 = e.1.max(view.epoch);
+                e.1 = e.1.min(view.epoch);
             }
         }
         let Some((node, epoch)) = votes
@@ -726,7 +798,8 @@ impl Machine {
                 });
             }
             Some(c) if c.node == node => c.epoch = c.epoch.max(epoch),
-            Some(c) if epoch > c.epoch => {
+            // Another master at the same epoch is that epoch's switch (see judge_switch).
+            Some(c) if epoch >= c.epoch => {
                 fx.push(Effect::Note(Note::MajorityMoved {
                     master: node.clone(),
                     epoch,
@@ -737,7 +810,6 @@ impl Machine {
                     epoch,
                     switched_at: None,
                 };
-                self.drop_older_holds(&node, epoch, now, fx);
             }
             Some(_) => {}
         }

@@ -65,6 +65,11 @@ impl Harness {
     }
 
     fn view(&mut self, s: u16, master: u16, epoch: u64) {
+        self.view_flags(s, master, epoch, "master");
+    }
+
+    /// A view with the master's flags as Sentinel lists them (`master,o_down,…`).
+    fn view_flags(&mut self, s: u16, master: u16, epoch: u64, flags: &str) {
         let replicas = [M1, M2, M3]
             .into_iter()
             .filter(|p| *p != master)
@@ -76,7 +81,7 @@ impl Harness {
                 master: Some(node(master)),
                 epoch,
                 replicas,
-                flags: "master".into(),
+                flags: flags.into(),
             },
         });
     }
@@ -534,18 +539,21 @@ fn a_failover_of_the_new_master_announced_before_its_switch_holds_it() {
 }
 
 #[test]
-fn an_old_hold_is_dropped_when_its_master_returns_at_a_newer_epoch() {
+fn a_hold_outlives_its_master_returning_until_its_announcer_aborts() {
     let mut h = Harness::serving_m1(1);
     h.event(A, "+new-epoch", "2");
     h.about(A, "+try-failover", M1);
     h.master(M2);
     h.switch(A, M1, M2, 2);
-    // A second +try-failover of M1 from the first round, delivered late by B.
+    // B also tried to fail M1 over in that round; its attempt is delivered late.
     h.event(B, "+new-epoch", "2");
     h.about(B, "+try-failover", M1);
-    // M2 → M1 at epoch 4: the hold about M1 from epoch 2 is over.
+    // M2 → M1 at epoch 4. Only B's own abort (or the hold timeout) ends B's hold of M1: a
+    // newer epoch is no proof, since a leader failing M1 over reports M1 at that epoch too.
     h.master(M1);
     h.switch(C, M2, M1, 4);
+    assert_eq!(h.state(), RouteState::Holding);
+    h.about(B, "-failover-abort-not-elected", M1);
     assert_eq!(h.serving(), Some(M1));
 }
 
@@ -620,4 +628,154 @@ fn checkers_follow_the_named_nodes() {
         .filter(|e| matches!(e, Effect::StopChecker(_)))
         .count();
     assert_eq!(stopped, 3);
+}
+
+/// The lab's planned failover, as the leader's watcher delivers it: after `+promoted-slave`
+/// and `+failover-end` it queries again, and Sentinel then reports the *old* master at the
+/// failover's epoch (it raises the master's config epoch when it sees the promotion, and
+/// switches the address only at `+switch-master`). That view must not make the switch that
+/// follows, at the same epoch, look stale: one epoch has at most one switch.
+#[test]
+fn the_leaders_view_before_its_switch_does_not_make_the_switch_stale() {
+    let mut h = Harness::serving_m1(0);
+    h.event(A, "+new-epoch", "1");
+    h.about(A, "+try-failover", M1);
+    h.about_replica(A, "+selected-slave", M2, M1);
+    h.about_replica(A, "+failover-state-wait-promotion", M2, M1);
+    h.master(M2);
+    h.about_replica(A, "+promoted-slave", M2, M1);
+    h.view_flags(A, M1, 1, "master,failover_in_progress");
+    h.about(A, "+failover-end", M1);
+    h.view_flags(A, M1, 1, "master,failover_in_progress");
+    assert_eq!(h.state(), RouteState::Holding);
+    h.switch(A, M1, M2, 1);
+    assert_eq!(h.serving(), Some(M2), "the switch at epoch 1 is adopted");
+    assert_eq!(h.epoch(), 1);
+    assert!(!h.notes().any(|n| matches!(n, Note::SwitchStale { .. })));
+    // The same when the proxy learns it from the majority only (events missed).
+    let mut h = Harness::serving_m1(0);
+    h.view(A, M1, 1);
+    h.master(M2);
+    h.view(A, M2, 1);
+    h.view(B, M2, 1);
+    assert_eq!(
+        h.serving(),
+        Some(M2),
+        "a majority at the same epoch moves the route"
+    );
+}
+
+/// Found by the simulation: two Sentinels name M3 after the proxy missed their events, one of
+/// them as the leader of a failover *of M3* (it reports M3 at that failover's epoch between
+/// the promotion and the switch). The majority's epoch is the lowest its voters report, so the
+/// hold on M3 that the other one announced is not taken for one about an earlier era.
+#[test]
+fn a_leaders_raised_epoch_does_not_drop_the_hold_on_the_master_it_replaces() {
+    let mut h = Harness::serving_m1(1);
+    h.view(C, M3, 3);
+    h.about(C, "+odown", M3);
+    h.master(M3);
+    h.event(A, "+new-epoch", "6");
+    h.view(A, M3, 6);
+    assert_eq!(h.m.candidate().map(|c| c.0.port), Some(M3));
+    assert_eq!(h.epoch(), 3, "the lowest epoch of the majority");
+    assert!(h.m.is_holding(&node(M3)));
+    assert_eq!(h.state(), RouteState::Holding);
+}
+
+/// Found by the simulation: a hold on M2 suspended by ROLE (M2 master again, its replicas
+/// attached, after M2 → M3 → M2) must hold again when a new failover of M2 is announced.
+#[test]
+fn a_new_announcement_ends_a_suspension() {
+    let mut h = Harness::serving_m1(1);
+    h.switch(A, M1, M2, 2);
+    h.switch(B, M1, M2, 2);
+    h.master(M2);
+    h.replica_of(M1, M2);
+    assert_eq!(h.serving(), Some(M2));
+    h.about(B, "+try-failover", M2);
+    h.about_replica(B, "+selected-slave", M3, M2);
+    h.about_replica(B, "+failover-state-wait-promotion", M3, M2);
+    h.master(M3);
+    h.master(M2);
+    h.replica_of(M1, M2);
+    h.replica_of(M3, M2);
+    assert_eq!(h.serving(), Some(M2), "stalled: suspended");
+    h.about(A, "+odown", M2);
+    assert_eq!(
+        h.state(),
+        RouteState::Holding,
+        "a new announcement holds again"
+    );
+}
+
+/// Found by the simulation: with the selected replica unknown (its events not delivered yet),
+/// an earlier master still answering `master` is no promotion sign, and ROLE answers taken
+/// before the real promotion must not suspend the hold.
+#[test]
+fn no_promotion_sign_without_the_selected_replica() {
+    let mut h = Harness::serving_m1(1);
+    h.about(A, "+try-failover", M2);
+    h.master(M1);
+    h.replica_of(M3, M2);
+    h.master(M2);
+    h.replica_of(M1, M2);
+    assert!(h.m.is_holding(&node(M2)));
+    h.event(
+        A,
+        "+switch-master",
+        "mymaster 127.0.0.1 6001 127.0.0.1 6002",
+    );
+    h.view_flags(A, M2, 2, "master,failover_in_progress");
+    h.switch(B, M1, M2, 2);
+    assert_eq!(
+        h.state(),
+        RouteState::Holding,
+        "M2's own failover still holds it"
+    );
+}
+
+/// Found by the simulation: a switch away from M2 at epoch 4 ends the announcements of that
+/// failover, not B's announcement of a newer failover of M2 at epoch 6 (M2 had become master
+/// again at epoch 5, which the proxy learns from the majority afterwards).
+#[test]
+fn a_switch_ends_only_the_announcements_up_to_its_epoch() {
+    let mut h = Harness::serving_m1(1);
+    h.about(C, "+odown", M2);
+    h.event(B, "+new-epoch", "6");
+    h.about(B, "+try-failover", M2);
+    h.master(M3);
+    h.switch(C, M2, M3, 4);
+    assert!(
+        h.m.is_holding(&node(M2)),
+        "B's announcement at epoch 6 stands"
+    );
+    h.master(M2);
+    h.view(A, M2, 5);
+    h.view_flags(B, M2, 5, "master,failover_in_progress");
+    assert_eq!(h.m.candidate().map(|c| c.0.port), Some(M2));
+    assert_eq!(h.state(), RouteState::Holding);
+}
+
+/// Views carry what events say: a Sentinel whose link dropped during a failover reports
+/// `failover_in_progress` (or `o_down`) on its master when it is back, which holds. A view
+/// without them ends nothing; the abort does.
+#[test]
+fn view_flags_announce_a_failover() {
+    let mut h = Harness::serving_m1(1);
+    h.feed(Input::SentinelDown {
+        sentinel: sentinel(A),
+        reason: "connection reset".into(),
+    });
+    h.feed(Input::SentinelUp(sentinel(A)));
+    h.view_flags(A, M1, 1, "master,failover_in_progress");
+    assert_eq!(
+        h.state(),
+        RouteState::Holding,
+        "events lost, the view tells"
+    );
+    h.view(A, M1, 1);
+    assert_eq!(h.state(), RouteState::Holding);
+    h.about(A, "-failover-abort-not-elected", M1);
+    assert_eq!(h.serving(), Some(M1));
 }

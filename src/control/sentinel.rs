@@ -31,6 +31,15 @@ pub struct MasterView {
     pub flags: String,
 }
 
+impl MasterView {
+    /// This Sentinel sees its master objectively down or is failing it over.
+    pub fn failing_over(&self) -> bool {
+        self.flags
+            .split(',')
+            .any(|f| matches!(f, "o_down" | "failover_in_progress"))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Report {
     /// A configured entry resolved to this address; it counts in the majority from now on.
