@@ -149,7 +149,15 @@ fn main() -> anyhow::Result<()> {
         }
         Cmd::Bench(args) => {
             init_logging(LogFormat::Text, "warn");
-            runtime.block_on(sentinel_proxy::bench::main(args, &env))?;
+            // Ctrl-C drops the benchmark, and with it the lab topology it started.
+            runtime.block_on(async {
+                tokio::select! {
+                    r = sentinel_proxy::bench::main(args, &env) => r.map_err(anyhow::Error::from),
+                    _ = shutdown_signal() => Err(anyhow::anyhow!(
+                        "interrupted; the processes the benchmark started were stopped"
+                    )),
+                }
+            })?;
         }
         Cmd::Haproxy { .. } => unreachable!("handled before the runtime starts"),
     }

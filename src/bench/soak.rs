@@ -53,8 +53,10 @@ pub struct SoakArgs {
     /// below that the rounds race Sentinel itself (use it on purpose, for race tests).
     #[arg(long, default_value = "12s", value_parser = super::duration)]
     pub pace: Duration,
-    /// The writers' own per-command timeout (as a client library would set it).
-    #[arg(long, default_value = "2s", value_parser = super::duration)]
+    /// The writers' own per-command timeout (as a client library would set it). The default is
+    /// longer than a crash failover takes here (~2.3 s), so a command held over the crash is
+    /// not also counted as a timeout: the crash rule then judges the commands in flight.
+    #[arg(long, default_value = "5s", value_parser = super::duration)]
     pub timeout: Duration,
     /// Write every round (with its full failover report) and the totals as JSON.
     #[arg(long)]
@@ -87,7 +89,7 @@ impl Default for SoakOptions {
             crash_every: 3,
             writers: 8,
             pace: Duration::from_secs(12),
-            timeout: Duration::from_secs(2),
+            timeout: Duration::from_secs(5),
             before: Duration::from_secs(1),
             after: Duration::from_secs(2),
             progress: false,

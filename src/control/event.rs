@@ -166,7 +166,6 @@ pub fn requery_after(kind: &Kind, name: &str) -> bool {
             | "+role-change"
             | "+sdown"
             | "-sdown"
-            | "+config-update-from"
     )
 }
 
