@@ -452,13 +452,7 @@ impl Machine {
         };
         h.by.retain(|_, e| *e > epoch);
         if h.by.is_empty() {
-            let since = h.since;
-            self.holds.remove(old);
-            fx.push(Effect::Note(Note::HoldEnded {
-                master: old.clone(),
-                why: HoldEnd::Switched,
-                held_for: at.saturating_sub(since),
-            }));
+            self.end_hold(old, HoldEnd::Switched, at, fx);
         }
     }
 
@@ -517,12 +511,16 @@ impl Machine {
             return;
         };
         if h.by.remove(&s).is_some() && h.by.is_empty() {
-            let since = h.since;
-            self.holds.remove(m);
+            self.end_hold(m, HoldEnd::Aborted, now, fx);
+        }
+    }
+
+    fn end_hold(&mut self, m: &HostPort, why: HoldEnd, at: Clock, fx: &mut Vec<Effect>) {
+        if let Some(h) = self.holds.remove(m) {
             fx.push(Effect::Note(Note::HoldEnded {
                 master: m.clone(),
-                why: HoldEnd::Aborted,
-                held_for: now.saturating_sub(since),
+                why,
+                held_for: at.saturating_sub(h.since),
             }));
         }
     }
