@@ -9,31 +9,33 @@ deps:
 	@scripts/install-deps.sh
 
 build:
-	$(CARGO) build
+	$(CARGO) build --workspace
 
+## The two shipped binaries, each resolved on its own (the proxy never links the tools' crates).
 release:
-	$(CARGO) build --release --locked
+	$(CARGO) build --release --locked -p sentinel-proxy --bin sentinel-proxy
+	$(CARGO) build --release --locked -p sentinel-bench --bin sentinel-bench
 
 ## Start 3 redis + 3 sentinels on loopback, the proxy in front, and show a failover.
 demo: deps release
-	target/release/sentinel-proxy demo
+	target/release/sentinel-bench demo
 
 ## 20 failovers in a row through the proxy on a local topology (every 3rd a crash); one row per round.
 soak: deps release
-	target/release/sentinel-proxy bench soak --rounds 20
+	target/release/sentinel-bench soak --rounds 20
 
 ## Everything CI runs: formatting, clippy (warnings denied), all tests, packaging checks.
 test: deps
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --locked --all-targets -- -D warnings
-	$(CARGO) test --locked --all-targets
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	$(CARGO) test --locked --workspace --all-targets
 	bash scripts/check-packaging.sh
 
 fmt:
 	$(CARGO) fmt --all
 
 lint:
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 packaging:
 	bash scripts/check-packaging.sh

@@ -1,4 +1,4 @@
-//! Round trips through the relay over loopback: an in-process proxy (`sentinel_proxy::start`, as
+//! Round trips through the relay over loopback: an in-process proxy (`sentinel_proxy_core::start`, as
 //! the integration tests run it) in front of a real redis-server, next to the same round trips
 //! straight to that redis-server, so the difference is what the proxy adds.
 //!
@@ -16,9 +16,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use sentinel_proxy::config::{Config, HostPort};
-use sentinel_proxy::lab::{Lab, LabOptions};
-use sentinel_proxy::resp::args::encode_command;
+use sentinel_bench::lab::{Lab, LabOptions};
+use sentinel_proxy_core::config::{Config, HostPort};
+use sentinel_proxy_core::resp::args::encode_command;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -108,14 +108,16 @@ fn relay(c: &mut Criterion) {
     drop(lab);
 }
 
-async fn start_proxy(lab: &Lab) -> sentinel_proxy::Running {
+async fn start_proxy(lab: &Lab) -> sentinel_proxy_core::Running {
     let sentinels = lab
         .sentinel_addrs()
         .iter()
         .map(|a| HostPort::parse(&a.to_string()).expect("sentinel address"))
         .collect();
     let config = Config::for_sentinels(sentinels, &lab.opts.master_name);
-    let proxy = sentinel_proxy::start(config).await.expect("proxy starts");
+    let proxy = sentinel_proxy_core::start(config)
+        .await
+        .expect("proxy starts");
     tokio::time::timeout(
         Duration::from_secs(30),
         proxy.route().wait_for(|r| r.serving_master().is_some()),

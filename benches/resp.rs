@@ -5,8 +5,8 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use sentinel_proxy::resp::args::encode_command;
-use sentinel_proxy::resp::{Limits, Mode, Scan, Scanner};
+use sentinel_proxy_core::resp::args::encode_command;
+use sentinel_proxy_core::resp::{Limits, Mode, Scan, Scanner};
 
 /// 1000 small commands: SET with a 32-byte value / GET, as a pipelining client sends them.
 fn request_mix() -> Vec<u8> {

@@ -9,8 +9,9 @@
 #   -short option ... (haproxy style)   -> haproxy -W -db [-f <haproxy.cfg>] "$@"
 #                                          -f <haproxy.cfg> is added when the file exists and no -f was given;
 #                                          without -f and without the file this is native: sentinel-proxy "$@"
-#   an executable (sh, haproxy, sentinel-proxy, /path/to/prog, ...) -> exec "$@" unchanged
-#   anything else (run, demo, bench, ... subcommands) -> sentinel-proxy "$@"
+#   bench ...                           -> sentinel-bench ...                 (the operator tools' own binary)
+#   an executable (sh, haproxy, sentinel-proxy, sentinel-bench, /path/to/prog, ...) -> exec "$@" unchanged
+#   anything else (run, check-config, ... subcommands) -> sentinel-proxy "$@"
 #
 # The chart's init container sets `command: [sh]` + `args: [/readonly/haproxy_init.sh]`; a Kubernetes `command`
 # replaces the image ENTRYPOINT, so this script is not involved there. If someone passes `sh /readonly/...` as
@@ -71,6 +72,12 @@ case "$1" in
         exec sentinel-proxy "$@"
         ;;
 esac
+
+# `bench ...` was a subcommand of sentinel-proxy; the tools are their own binary now.
+if [ "$1" = bench ]; then
+    shift
+    exec sentinel-bench "$@"
+fi
 
 if is_command "$1"; then
     exec "$@"

@@ -30,7 +30,7 @@ for t in "${targets[@]}"; do
   mkdir -p "fuzz/corpus/$t" "fuzz/artifacts/$t"
   echo "== $t: $RUNS runs, sanitizer $SANITIZER (log: $LOGS/$t-$SANITIZER.log)"
   # What was fuzzed: the commit, and a digest of the fuzzed sources (others may have them edited).
-  echo "   code: $(git rev-parse --short HEAD 2>/dev/null || echo '?'), src/resp + src/haproxy_cfg.rs sha256 $(cat src/resp/*.rs src/haproxy_cfg.rs | sha256sum | cut -c1-12)"
+  echo "   code: $(git rev-parse --short HEAD 2>/dev/null || echo '?'), src/resp + crates/haproxy/src/cfg.rs sha256 $(cat crates/core/src/resp/*.rs crates/haproxy/src/cfg.rs | sha256sum | cut -c1-12)"
   start=$(date +%s)
   nice -n 10 cargo fuzz run -O -a "${san[@]}" "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
     -runs="$RUNS" -max_len=4096 -rss_limit_mb=1024 -timeout=5 -dict="$dict" \

@@ -134,6 +134,8 @@ dockerfile_contract() {
         '^FROM alpine:3\.[0-9]+$' \
         'apk add --no-cache musl-utils' \
         '/usr/local/bin/sentinel-proxy' \
+        '/usr/local/bin/sentinel-bench' \
+        'cargo build --release --locked -p sentinel-proxy --bin sentinel-proxy' \
         'ln -s sentinel-proxy /usr/local/bin/haproxy' \
         '^COPY docker/docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh' \
         '^USER [0-9]+(:[0-9]+)?$' \
@@ -147,6 +149,17 @@ dockerfile_contract() {
     return "$missing"
 }
 check "Dockerfile contract (binary, haproxy symlink, entrypoint, numeric USER, ports)" dockerfile_contract
+
+# The proxy binary carries none of the operator tools' dependencies (they live in crates/bench).
+proxy_dependency_tree() {
+    local tree
+    tree="$(cargo tree --locked -p sentinel-proxy -e normal --prefix none)" || return 1
+    if grep -E '^(indicatif|serde_json|tempfile|sentinel-bench|sentinel-test-support) ' <<<"$tree"; then
+        echo "the sentinel-proxy binary links the crates above; keep them in crates/bench or crates/test-support"
+        return 1
+    fi
+}
+check "the proxy's dependency tree has no bench/test tooling (indicatif, serde_json, tempfile)" proxy_dependency_tree
 
 # ---------------------------------------------------------------- Kubernetes manifests
 # kubernetes-validate on one rendered file: core kinds against the $K8S_VERSION schemas, strict (unknown fields are

@@ -15,7 +15,7 @@ trap 'rm -rf "$work"' EXIT
 
 # Stubs: print "<name>" then each argument as "[arg]" on one line; exit with $STUB_EXIT (default 0).
 mkdir -p "$work/bin"
-for name in sentinel-proxy haproxy; do
+for name in sentinel-proxy sentinel-bench haproxy; do
     cat >"$work/bin/$name" <<EOF
 #!/bin/sh
 out="$name"
@@ -97,8 +97,10 @@ for shell in "${shells[@]}"; do
         "tool [x y]" 0 -- "$work/bin-tool" "x y"
     expect "subcommand run -> sentinel-proxy run" "$CFG" \
         "sentinel-proxy [run] [--config] [/c.toml]" 0 -- run --config /c.toml
-    expect "subcommand bench -> sentinel-proxy bench" "$NOCFG" \
-        "sentinel-proxy [bench] [--clients] [8]" 0 -- bench --clients 8
+    expect "subcommand bench -> sentinel-bench (the tools' own binary)" "$NOCFG" \
+        "sentinel-bench [failover] [--target] [x:1]" 0 -- bench failover --target x:1
+    expect "sentinel-bench command is exec'd unchanged" "$CFG" \
+        "sentinel-bench [soak] [--rounds] [3]" 0 -- sentinel-bench soak --rounds 3
     expect "shell builtin name (help) is not exec'd -> sentinel-proxy help" "$NOCFG" \
         "sentinel-proxy [help]" 0 -- help
     expect "empty argument alone counts as no args -> haproxy" "$CFG" \

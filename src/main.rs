@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use sentinel_proxy::config::{Config, LogFormat};
+use sentinel_proxy_core::config::{Config, LogFormat};
 
 #[derive(Parser)]
 #[command(
@@ -26,12 +26,20 @@ struct Cli {
 enum Cmd {
     /// Run the proxy (the default).
     Run,
-    /// Start a local 3 redis + 3 sentinel topology, the proxy in front, and show a failover.
-    Demo(sentinel_proxy::demo::DemoArgs),
     /// Print the validated configuration (passwords hidden) and exit.
     CheckConfig,
-    /// Failover benchmark (writers through a target, the Sentinel timeline, a report) and soak.
-    Bench(sentinel_proxy::bench::BenchArgs),
+    /// Moved: the failover benchmark, soak and demo are `sentinel-bench`, shipped next to this
+    /// binary (the proxy does not carry their dependencies).
+    #[command(hide = true, disable_help_flag = true)]
+    Bench {
+        #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
+        args: Vec<OsString>,
+    },
+    #[command(hide = true, disable_help_flag = true)]
+    Demo {
+        #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
+        args: Vec<OsString>,
+    },
     /// HAProxy compatibility mode, as when started as `haproxy`: `haproxy -W -db -f haproxy.cfg`.
     #[command(disable_help_flag = true)]
     Haproxy {
@@ -71,9 +79,9 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-/// HAProxy compatibility mode (sentinel_proxy::compat): HAProxy's flags, the chart's haproxy.cfg.
+/// HAProxy compatibility mode (sentinel_proxy_haproxy::compat): HAProxy's flags, the chart's haproxy.cfg.
 fn haproxy(args: Vec<OsString>) -> anyhow::Result<()> {
-    use sentinel_proxy::compat::{self, HaproxyAction};
+    use sentinel_proxy_haproxy::compat::{self, HaproxyAction};
     let args = compat::parse_haproxy_args(args)?;
     match args.action {
         HaproxyAction::Version { verbose } => {
@@ -86,7 +94,7 @@ fn haproxy(args: Vec<OsString>) -> anyhow::Result<()> {
         }
         HaproxyAction::Run | HaproxyAction::Check => {}
     }
-    let env = sentinel_proxy::haproxy_cfg::process_env;
+    let env = sentinel_proxy_haproxy::cfg::process_env;
     let (format, filter) = compat::log_settings(&args, &env)?;
     init_logging(format, filter);
     let config = compat::load(&args, &env)?;
@@ -108,7 +116,7 @@ fn haproxy(args: Vec<OsString>) -> anyhow::Result<()> {
             _ = compat::haproxy_signals() => {}
         }
     };
-    runtime.block_on(sentinel_proxy::run(config, shutdown))?;
+    runtime.block_on(sentinel_proxy_core::run(config, shutdown))?;
     Ok(())
 }
 
@@ -116,7 +124,7 @@ fn main() -> anyhow::Result<()> {
     let mut argv = std::env::args_os();
     if argv
         .next()
-        .is_some_and(|a| sentinel_proxy::compat::invoked_as_haproxy(&a))
+        .is_some_and(|a| sentinel_proxy_haproxy::compat::invoked_as_haproxy(&a))
     {
         return haproxy(argv.collect());
     }
@@ -136,28 +144,21 @@ fn main() -> anyhow::Result<()> {
             for name in Config::unknown_env(&env) {
                 tracing::warn!(variable = %name, "unknown SENTINEL_PROXY_* environment variable ignored (a typo, or a Kubernetes service link?)");
             }
-            runtime.block_on(sentinel_proxy::run(config, shutdown_signal()))?;
+            runtime.block_on(sentinel_proxy_core::run(config, shutdown_signal()))?;
         }
         Cmd::CheckConfig => {
             let config = Config::load(cli.config.as_deref(), &env)?;
             config.check_runnable()?;
             println!("{config:#?}");
         }
-        Cmd::Demo(args) => {
-            init_logging(LogFormat::Text, "warn");
-            runtime.block_on(sentinel_proxy::demo::run(args, shutdown_signal()))?;
-        }
-        Cmd::Bench(args) => {
-            init_logging(LogFormat::Text, "warn");
-            // Ctrl-C drops the benchmark, and with it the lab topology it started.
-            runtime.block_on(async {
-                tokio::select! {
-                    r = sentinel_proxy::bench::main(args, &env) => r.map_err(anyhow::Error::from),
-                    _ = shutdown_signal() => Err(anyhow::anyhow!(
-                        "interrupted; the processes the benchmark started were stopped"
-                    )),
-                }
-            })?;
+        Cmd::Bench { .. } => anyhow::bail!(
+            "the benchmarks moved to their own binary: run `sentinel-bench failover|soak ...` \
+             (same flags; it is installed next to sentinel-proxy in the image)"
+        ),
+        Cmd::Demo { .. } => {
+            anyhow::bail!(
+                "the demo moved to its own binary: run `sentinel-bench demo` (or `make demo`)"
+            )
         }
         Cmd::Haproxy { .. } => unreachable!("handled before the runtime starts"),
     }

@@ -3,21 +3,19 @@
 //! passwords on both), the chart's haproxy.cfg rendered for it, and the binary started as
 //! `haproxy -W -db -f haproxy.cfg` through a symlink, exactly as the chart's container runs it.
 
-mod common;
-
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use redis_protocol::resp2::types::BytesFrame;
-use sentinel_proxy::bench::load::{self, LoadOptions};
-use sentinel_proxy::config::Secret;
-use sentinel_proxy::lab::{self, Lab, LabOptions};
+use sentinel_bench::lab::{self, Lab, LabOptions};
+use sentinel_bench::load::{self, LoadOptions};
+use sentinel_proxy_core::config::Secret;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use common::{eventually, PATIENCE};
+use test_support::{eventually, PATIENCE};
 
 const REDIS_PASSWORD: &str = "redis-pw-00123";
 const SENTINEL_PASSWORD: &str = "sentinel-pw";
@@ -443,7 +441,7 @@ fn check_flag_exits_0_on_the_chart_config_and_1_naming_the_line_of_a_broken_one(
 /// `AUTH <user> <password>` lines give the control plane an ACL user: its connections log in as it.
 #[tokio::test]
 async fn acl_user_credentials_authenticate_control_connections() {
-    use sentinel_proxy::control::conn::RespConn;
+    use sentinel_proxy_core::control::conn::RespConn;
     let port = lab::free_port();
     let dir = tempfile::tempdir().unwrap();
     let _redis = KillOnDrop(

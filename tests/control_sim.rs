@@ -28,12 +28,12 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
-use sentinel_proxy::config::{Fence, FencePolicy, HostPort};
-use sentinel_proxy::control::event::{parse_event, requery_after};
-use sentinel_proxy::control::health::Role;
-use sentinel_proxy::control::machine::{Input, Machine, Settings};
-use sentinel_proxy::control::sentinel::MasterView;
-use sentinel_proxy::route::RouteState;
+use sentinel_proxy_core::config::{Fence, FencePolicy, HostPort};
+use sentinel_proxy_core::control::event::{parse_event, requery_after};
+use sentinel_proxy_core::control::health::Role;
+use sentinel_proxy_core::control::machine::{Input, Machine, Settings};
+use sentinel_proxy_core::control::sentinel::MasterView;
+use sentinel_proxy_core::route::RouteState;
 
 const NODES: usize = 3;
 const SENTINELS: usize = 3;

@@ -1,12 +1,10 @@
 //! Agreement between Sentinels, no master, bad input and limits — against real processes.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
-use sentinel_proxy::config::HostPort;
-use sentinel_proxy::lab::LabOptions;
+use sentinel_bench::lab::LabOptions;
+use sentinel_proxy_core::config::HostPort;
+use test_support::*;
 use tokio::io::AsyncWriteExt;
 
 fn hp(a: std::net::SocketAddr) -> HostPort {
@@ -51,7 +49,7 @@ async fn disagreeing_sentinels_majority_wins_and_no_majority_means_no_master() {
     let mut config = config_for(&a);
     config.sentinels = vec![hp(a.sentinels[0].addr), hp(b.sentinels[0].addr)];
     config.timeouts.hold = Duration::from_millis(500);
-    let p = sentinel_proxy::start(config).await.unwrap();
+    let p = sentinel_proxy_core::start(config).await.unwrap();
     // Both links up and both views in, still no master.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(p.route().load().master.is_none());
@@ -143,7 +141,7 @@ async fn protocol_errors_close_only_that_client_and_limits_hold() {
 async fn client_allow_list_refuses_others_clearly() {
     let lab = single_node_lab().await;
     let mut config = config_for(&lab);
-    config.client_allow = vec![sentinel_proxy::config::Cidr::parse("10.0.0.0/8").unwrap()];
+    config.client_allow = vec![sentinel_proxy_core::config::Cidr::parse("10.0.0.0/8").unwrap()];
     let p = proxy(config).await;
     let (reply, closed) = raw_exchange(p.bound.listen, b"PING\r\n", 100).await;
     assert_eq!(
@@ -154,7 +152,7 @@ async fn client_allow_list_refuses_others_clearly() {
     p.stop().await;
 
     let mut config = config_for(&lab);
-    config.client_allow = vec![sentinel_proxy::config::Cidr::parse("127.0.0.0/8").unwrap()];
+    config.client_allow = vec![sentinel_proxy_core::config::Cidr::parse("127.0.0.0/8").unwrap()];
     let p = proxy(config).await;
     let (reply, _) = raw_exchange(p.bound.listen, b"PING\r\n", 7).await;
     assert_eq!(reply, b"+PONG\r\n");

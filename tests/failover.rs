@@ -1,12 +1,10 @@
 //! Master changes: planned failover and master crash, with real Sentinels.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
 use redis::AsyncCommands;
-use sentinel_proxy::lab::LabOptions;
+use sentinel_bench::lab::LabOptions;
+use test_support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn planned_failover_moves_new_connections_and_fences_the_old_master() {
@@ -73,7 +71,7 @@ async fn planned_failover_moves_new_connections_and_fences_the_old_master() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before: i64 = {
         let f = lab.redis_call(new_master, &["GET", "fence:0"]).unwrap();
-        sentinel_proxy::lab::text(&f).unwrap().parse().unwrap()
+        sentinel_bench::lab::text(&f).unwrap().parse().unwrap()
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
     stop_tx.send(true).unwrap();
@@ -84,7 +82,7 @@ async fn planned_failover_moves_new_connections_and_fences_the_old_master() {
     assert!(total > 0);
     let after: i64 = {
         let f = lab.redis_call(new_master, &["GET", "fence:0"]).unwrap();
-        sentinel_proxy::lab::text(&f).unwrap().parse().unwrap()
+        sentinel_bench::lab::text(&f).unwrap().parse().unwrap()
     };
     assert!(
         after > before,

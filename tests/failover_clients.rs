@@ -1,14 +1,12 @@
 //! What clients see at failover: 8 writers, each on its own connection, INCRing its own key;
 //! every acknowledged write is compared with what the new master holds afterwards.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
-use sentinel_proxy::bench::load::{self, LoadOptions, Summary};
-use sentinel_proxy::lab::{Lab, LabOptions};
-use sentinel_proxy::Running;
+use sentinel_bench::lab::{Lab, LabOptions};
+use sentinel_bench::load::{self, LoadOptions, Summary};
+use sentinel_proxy_core::Running;
+use test_support::*;
 
 async fn finals(lab: &Lab, p: &Running, reports: &[load::WriterReport]) -> Vec<i64> {
     let master = wait_serving(p).await;
@@ -17,7 +15,7 @@ async fn finals(lab: &Lab, p: &Running, reports: &[load::WriterReport]) -> Vec<i
         .map(|r| {
             lab.redis_call(master, &["GET", &r.key])
                 .ok()
-                .and_then(|f| sentinel_proxy::lab::text(&f))
+                .and_then(|f| sentinel_bench::lab::text(&f))
                 .and_then(|t| t.parse().ok())
                 .unwrap_or(0)
         })
@@ -40,7 +38,7 @@ async fn writers_through(
             .opts
             .redis_password
             .clone()
-            .map(sentinel_proxy::config::Secret::new),
+            .map(sentinel_proxy_core::config::Secret::new),
         timeout,
     });
     tokio::time::sleep(Duration::from_secs(1)).await;

@@ -1,13 +1,11 @@
 //! Session state across a failover: subscribers keep receiving, SELECT sticks, MULTI is
 //! closed, and a failover that aborts resumes on the old master.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
-use sentinel_proxy::bench::load::{self, LoadOptions};
-use sentinel_proxy::lab::{text, LabOptions};
+use sentinel_bench::lab::{text, LabOptions};
+use sentinel_bench::load::{self, LoadOptions};
+use test_support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -16,7 +16,7 @@ mod scanner;
 
 use std::path::Path;
 
-use sentinel_proxy::resp::Mode;
+use sentinel_proxy_core::resp::Mode;
 
 /// Mutated inputs per target, after the seeds.
 const MUTATIONS: usize = 20_000;

@@ -1,7 +1,7 @@
 //! Findings of the `haproxy_cfg` fuzz target (fuzz/, docs/reliability.md "Fuzzing"), each
 //! reduced to a unit test on the public API.
 
-use sentinel_proxy::haproxy_cfg::{parse, HaproxyConfig};
+use sentinel_proxy_haproxy::cfg::{parse, HaproxyConfig};
 
 const SECRET: &str = "Zq7redisSECRETkx9";
 

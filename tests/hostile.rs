@@ -1,11 +1,9 @@
 //! Hostile and broken clients: each is answered or closed the way Redis would, and the proxy
 //! keeps serving everybody else with bounded memory.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use test_support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -1,10 +1,8 @@
 //! After traffic and a failover, /metrics exposes every family of the catalogue in
 //! docs/metrics.md (its own test binary: the recorder is process-wide).
 
-mod common;
-
-use common::*;
-use sentinel_proxy::lab::LabOptions;
+use sentinel_bench::lab::LabOptions;
+use test_support::*;
 use tokio::io::AsyncWriteExt;
 
 fn catalogue() -> Vec<String> {

@@ -1,21 +1,19 @@
-//! Network partitions, with the nodes in network namespaces (see `sentinel_proxy::netlab`):
+//! Network partitions, with the nodes in network namespaces (see `sentinel_bench::netlab`):
 //! the master cut off from its Sentinels and replicas while the proxy still reaches it, and the
 //! proxy cut off from every Sentinel under both fence policies.
 //!
 //! Needs root, `ip netns` and iptables; without them every test prints why and passes.
 //! Run with `-- --nocapture` to see the measured windows.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::*;
-use sentinel_proxy::bench::{events, load};
-use sentinel_proxy::config::{Config, FencePolicy, HostPort};
-use sentinel_proxy::netlab::{self, NetLab, NetLabError, NetLabOptions};
-use sentinel_proxy::route::RouteState;
+use sentinel_bench::netlab::{self, NetLab, NetLabError, NetLabOptions};
+use sentinel_bench::{events, load};
+use sentinel_proxy_core::config::{Config, FencePolicy, HostPort};
+use sentinel_proxy_core::route::RouteState;
+use test_support::*;
 
 /// The namespace lab, or None (with the reason printed) when this host cannot run it.
 async fn netlab_or_skip(test: &str) -> Option<NetLab> {
@@ -62,7 +60,7 @@ fn ms(since: Instant, t: Instant) -> f64 {
 type Routes = Arc<Mutex<Vec<(Instant, RouteState, u64)>>>;
 
 /// Every route the proxy publishes, with the instant it was seen.
-fn record_routes(p: &sentinel_proxy::Running) -> (Routes, tokio::task::JoinHandle<()>) {
+fn record_routes(p: &sentinel_proxy_core::Running) -> (Routes, tokio::task::JoinHandle<()>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let reader = p.route().clone();
     let mut rx = reader.subscribe();
@@ -250,7 +248,7 @@ async fn isolated_master_gets_no_write_after_the_switch() {
     blocking(|| lab.heal()).unwrap();
     let lab_ref = &lab;
     blocking(|| {
-        sentinel_proxy::lab::eventually("the old master to become a replica", PATIENCE, || {
+        sentinel_bench::lab::eventually("the old master to become a replica", PATIENCE, || {
             (lab_ref.role(old).as_deref() == Some("slave")).then_some(())
         })
     })
@@ -271,7 +269,7 @@ async fn isolated_master_gets_no_write_after_the_switch() {
     let r = p.route().load();
     assert_eq!(r.serving_master().map(|n| n.addr), Some(new_master));
     let reply =
-        blocking(|| sentinel_proxy::lab::call(p.bound.listen, None, &["INCR", "part:after"]))
+        blocking(|| sentinel_bench::lab::call(p.bound.listen, None, &["INCR", "part:after"]))
             .expect("a write through the proxy after the heal");
     assert!(matches!(
         reply,

@@ -1,12 +1,10 @@
 //! Commands relayed through the proxy to a real master (and the replica port to a replica).
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
 use redis::AsyncCommands;
-use sentinel_proxy::lab::LabOptions;
+use sentinel_bench::lab::LabOptions;
+use test_support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_reach_the_master_intact() {
@@ -44,7 +42,7 @@ async fn commands_reach_the_master_intact() {
     assert!(back == big, "32 MiB value came back different");
     let on_master = lab.redis_call(master, &["STRLEN", "big"]).unwrap();
     assert_eq!(
-        sentinel_proxy::lab::text(&on_master).unwrap(),
+        sentinel_bench::lab::text(&on_master).unwrap(),
         (32 * 1024 * 1024).to_string()
     );
 
@@ -80,7 +78,7 @@ async fn commands_reach_the_master_intact() {
             ],
         )
         .unwrap();
-    assert_eq!(sentinel_proxy::lab::text(&in_db3).as_deref(), Some("three"));
+    assert_eq!(sentinel_bench::lab::text(&in_db3).as_deref(), Some("three"));
 
     // RESP3 after HELLO 3: a map reply and a null pass through untouched.
     let (hello, _) = raw_exchange(p.bound.listen, b"HELLO 3\r\nGET missing-key\r\n", 1).await;

@@ -2,13 +2,11 @@
 //! and secret arguments, a failover that replays AUTH, and protocol errors — then every log
 //! line (debug level) is scanned for the secrets.
 
-mod common;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use common::*;
-use sentinel_proxy::lab::LabOptions;
+use sentinel_bench::lab::LabOptions;
+use test_support::*;
 use tokio::io::AsyncWriteExt;
 
 const REDIS_PW: &str = "redis-pw-7f3a9c";

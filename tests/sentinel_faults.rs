@@ -1,9 +1,7 @@
 //! Sentinel faults: one down, two down, restarted, and started without a majority.
 
-mod common;
-
-use common::*;
-use sentinel_proxy::lab::LabOptions;
+use sentinel_bench::lab::LabOptions;
+use test_support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_sentinel_down_changes_nothing_two_down_keeps_serving_and_restarts_relink() {
@@ -61,7 +59,7 @@ async fn without_a_majority_at_start_there_is_no_master_until_sentinels_return()
     let mut lab = lab(LabOptions::default()).await;
     lab.kill_sentinel(1);
     lab.kill_sentinel(2);
-    let p = sentinel_proxy::start(config_for(&lab)).await.unwrap();
+    let p = sentinel_proxy_core::start(config_for(&lab)).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     assert!(
         p.route().load().master.is_none(),
@@ -77,7 +75,7 @@ async fn without_a_majority_at_start_there_is_no_master_until_sentinels_return()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_sentinel_unreachable_follows_the_fence_policy() {
-    use sentinel_proxy::config::FencePolicy;
+    use sentinel_proxy_core::config::FencePolicy;
     use std::time::Duration;
     for policy in [FencePolicy::Serve, FencePolicy::Hold] {
         let mut lab = lab(LabOptions::default()).await;

@@ -1,11 +1,9 @@
 //! Graceful shutdown: /readyz turns 503 at once, new connections are still taken during the
 //! delay, then every session closes between replies and the proxy stops.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use test_support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

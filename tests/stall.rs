@@ -9,14 +9,12 @@
 //! proxy's checker saw the promotion, `REPLICAOF <old master>` on the replica; Sentinel 0
 //! resumes and waits for a promotion that is gone until its failover-timeout.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::*;
 use redis::AsyncCommands;
-use sentinel_proxy::lab::{kv, text, Lab, LabOptions};
+use sentinel_bench::lab::{kv, text, Lab, LabOptions};
+use test_support::*;
 
 const WRITERS: usize = 8;
 const FAILOVER_TIMEOUT: Duration = Duration::from_secs(10);

@@ -27,7 +27,7 @@
 //!   out-of-range `:` integer inside what we examined.
 
 use redis_protocol::resp2::decode::decode_range;
-use sentinel_proxy::resp::{Limits, Mode, ProtocolError, Scan, Scanner, MAX_REPLY_DEPTH};
+use sentinel_proxy_core::resp::{Limits, Mode, ProtocolError, Scan, Scanner, MAX_REPLY_DEPTH};
 
 /// Why redis-protocol rejects an input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -11,7 +11,7 @@
 //!   it, the same text with other passwords of the same length (same control flow) must
 //!   show it too (the text spelled it out, with escapes or in pieces).
 
-use sentinel_proxy::haproxy_cfg::{self, HaproxyCfgError};
+use sentinel_proxy_haproxy::cfg::{self as haproxy_cfg, HaproxyCfgError};
 
 pub const REDIS_SECRET: &str = "Zq7redisSECRETkx9";
 pub const SENTINEL_SECRET: &str = "Wp3sentinelSECRETjm2";

@@ -25,7 +25,7 @@
 //! - request mode: every frame is accepted by `args::request_args` with as many arguments as
 //!   its kind says (none for `Empty`), and its head is the uppercased first argument.
 
-use sentinel_proxy::resp::{
+use sentinel_proxy_core::resp::{
     args, FrameKind, Head, Limits, Mode, ProtocolError, Scan, Scanner, MAX_REPLY_DEPTH,
 };
 

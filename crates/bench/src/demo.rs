@@ -1,4 +1,4 @@
-//! `sentinel-proxy demo`: a local 3 redis + 3 sentinel topology, the proxy in front of it, and
+//! `sentinel-bench demo`: a local 3 redis + 3 sentinel topology, the proxy in front of it, and
 //! the failover benchmark (`bench failover`) once through the proxy — and, when `haproxy` is
 //! installed, once more through HAProxy configured as the redis-ha chart does (on a fresh
 //! topology) — with both reports side by side.
@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use std::path::PathBuf;
 
-use crate::bench::haproxy::{Haproxy, HaproxyError};
-use crate::bench::{report, svg, write_outputs, FailoverOptions, Report, Trigger};
-use crate::config::{Config, HostPort};
+use crate::failover::{write_outputs, FailoverOptions, Report, Trigger};
+use crate::haproxy::{Haproxy, HaproxyError};
 use crate::lab::{Lab, LabOptions};
+use crate::{report, svg};
+use sentinel_proxy_core::config::{Config, HostPort};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct DemoArgs {
@@ -32,11 +33,11 @@ pub struct DemoArgs {
     #[arg(long)]
     pub once: bool,
     /// Traffic before SENTINEL FAILOVER.
-    #[arg(long, default_value = "2s", value_parser = demo_duration)]
+    #[arg(long, default_value = "2s", value_parser = crate::failover::duration)]
     pub before: Duration,
     /// Traffic after +switch-master: long enough to see Sentinel demote the old master
     /// (+convert-to-slave, ~10 s after the switch) and what HAProxy's clients do then.
-    #[arg(long, default_value = "12s", value_parser = demo_duration)]
+    #[arg(long, default_value = "12s", value_parser = crate::failover::duration)]
     pub after: Duration,
     /// Do not run the second benchmark through HAProxy even when it is installed.
     #[arg(long)]
@@ -46,18 +47,14 @@ pub struct DemoArgs {
     pub report_dir: Option<PathBuf>,
 }
 
-fn demo_duration(s: &str) -> Result<Duration, String> {
-    crate::config::parse_duration("duration", s).map_err(|e| e.to_string())
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
     #[error(transparent)]
     Lab(#[from] crate::lab::LabError),
     #[error(transparent)]
-    Proxy(#[from] crate::Error),
+    Proxy(#[from] sentinel_proxy_core::Error),
     #[error(transparent)]
-    Bench(#[from] crate::bench::BenchError),
+    Bench(#[from] crate::failover::BenchError),
     #[error(transparent)]
     Haproxy(HaproxyError),
     #[error("{0}")]
@@ -91,7 +88,7 @@ pub async fn run(args: DemoArgs, interrupt: impl Future<Output = ()>) -> Result<
     config.admin_listen = Some(args.admin_listen);
     // A demo needs a few clients, not the production default (which asks for 20,000+ fds).
     config.limits.max_clients = 1000;
-    let proxy = crate::start(config).await?;
+    let proxy = sentinel_proxy_core::start(config).await?;
     let route = proxy.route().clone();
     let ready = tokio::time::timeout(
         Duration::from_secs(10),
@@ -143,7 +140,7 @@ pub async fn run(args: DemoArgs, interrupt: impl Future<Output = ()>) -> Result<
         o.progress = true;
         o
     };
-    let via_proxy = crate::bench::failover(bench("sentinel-proxy", b.listen, &lab)).await?;
+    let via_proxy = crate::failover::failover(bench("sentinel-proxy", b.listen, &lab)).await?;
     let mut runs = vec![via_proxy];
 
     // The same through HAProxy configured as the redis-ha chart does, on a fresh topology (the
@@ -171,7 +168,7 @@ pub async fn run(args: DemoArgs, interrupt: impl Future<Output = ()>) -> Result<
             Ok((lab2, h)) => {
                 println!("   haproxy {} ({})", h.listen, h.config.display());
                 haproxy_cfg = std::fs::read_to_string(&h.config).ok();
-                match crate::bench::failover(bench("haproxy", h.listen, &lab2)).await {
+                match crate::failover::failover(bench("haproxy", h.listen, &lab2)).await {
                     Ok(r) => runs.push(r),
                     Err(e) => println!("   the HAProxy run failed: {e}"),
                 }

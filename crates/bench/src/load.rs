@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use redis_protocol::resp2::types::BytesFrame;
 use tokio::sync::watch;
 
-use crate::config::Secret;
-use crate::control::conn::{ConnError, RespConn};
+use sentinel_proxy_core::config::Secret;
+use sentinel_proxy_core::control::conn::{ConnError, RespConn};
 
 /// Width of one time slot in the per-slot counts.
 pub const SLOT: Duration = Duration::from_millis(100);

@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sentinel_proxy::bench::{self, FailoverOptions, Trigger};
-use sentinel_proxy::config::{Config, HostPort};
-use sentinel_proxy::lab::{Lab, LabOptions};
+use sentinel_bench::failover::{self, FailoverOptions, Trigger};
+use sentinel_bench::lab::{Lab, LabOptions};
+use sentinel_proxy_core::config::{Config, HostPort};
 use tokio::net::{TcpListener, TcpStream};
 
 async fn lab(opts: LabOptions) -> Lab {
@@ -20,7 +20,7 @@ async fn lab(opts: LabOptions) -> Lab {
         )
 }
 
-async fn proxy(lab: &Lab) -> sentinel_proxy::Running {
+async fn proxy(lab: &Lab) -> sentinel_proxy_core::Running {
     let sentinels = lab
         .sentinel_addrs()
         .iter()
@@ -29,7 +29,7 @@ async fn proxy(lab: &Lab) -> sentinel_proxy::Running {
     let mut c = Config::for_sentinels(sentinels, &lab.opts.master_name);
     c.timeouts.role_interval = Duration::from_millis(250);
     c.timeouts.role_timeout = Duration::from_millis(500);
-    let p = sentinel_proxy::start(c).await.expect("proxy starts");
+    let p = sentinel_proxy_core::start(c).await.expect("proxy starts");
     tokio::time::timeout(
         Duration::from_secs(30),
         p.route().wait_for(|r| r.serving_master().is_some()),
@@ -58,11 +58,11 @@ async fn planned_failover_through_the_proxy_writes_json_and_svg() {
     opts.before = Duration::from_secs(1);
     opts.after = Duration::from_secs(1);
     opts.max_wait = Duration::from_secs(30);
-    let report = bench::failover(opts).await.expect("the benchmark runs");
+    let report = failover::failover(opts).await.expect("the benchmark runs");
 
     let dir = tempfile::tempdir().unwrap();
     let (json_path, svg_path) = (dir.path().join("r.json"), dir.path().join("r.svg"));
-    bench::write_outputs(&report, Some(&json_path), Some(&svg_path)).unwrap();
+    failover::write_outputs(&report, Some(&json_path), Some(&svg_path)).unwrap();
 
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
@@ -128,7 +128,7 @@ async fn planned_failover_through_the_proxy_writes_json_and_svg() {
         assert!(marks.iter().any(|x| x == m), "no {m} marker in {marks:?}");
     }
     // The printed table has every row.
-    let table = bench::report::table(&[&report]);
+    let table = sentinel_bench::report::table(&[&report]);
     for row in [
         "acknowledged writes",
         "errors",
@@ -142,7 +142,7 @@ async fn planned_failover_through_the_proxy_writes_json_and_svg() {
     ] {
         assert!(table.contains(row), "table lacks {row}:\n{table}");
     }
-    assert!(bench::report::timeline(&report).contains("+switch-master"));
+    assert!(sentinel_bench::report::timeline(&report).contains("+switch-master"));
     p.stop().await;
 }
 
@@ -185,7 +185,6 @@ async fn cli_reports_the_reconnects_a_dropping_target_causes() {
     let json_path = dir.path().join("r.json");
     let svg_path = dir.path().join("r.svg");
     let args: Vec<String> = [
-        "bench",
         "failover",
         "--target",
         &relay.to_string(),
@@ -206,7 +205,7 @@ async fn cli_reports_the_reconnects_a_dropping_target_causes() {
     // Passwords only through the environment.
     assert!(!args.iter().any(|a| a.contains("secret")));
     let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_sentinel-proxy"))
+        std::process::Command::new(env!("CARGO_BIN_EXE_sentinel-bench"))
             .args(&args)
             .env("REDIS_PASSWORD", "redis-secret")
             .env("SENTINEL_PASSWORD", "sentinel-secret")

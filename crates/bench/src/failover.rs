@@ -1,4 +1,4 @@
-//! `sentinel-proxy bench failover`: writers through a target (this proxy, HAProxy, a node —
+//! `sentinel-bench failover`: writers through a target (this proxy, HAProxy, a node —
 //! anything speaking RESP), the Sentinel event timeline, an optional planned failover, and a
 //! report of what clients saw: acknowledged writes, errors, reconnects, acknowledged writes the
 //! new master does not hold, the longest silence, latency and the failover's milestones.
@@ -9,15 +9,10 @@
 //! report.rs   the Report (JSON) and its table
 //! svg.rs      writes and errors per 100 ms, Sentinel milestones marked
 //! haproxy.rs  the redis-ha chart's HAProxy in front of a lab, for side-by-side runs
-//! soak.rs     `bench soak`: many failovers (planned and crashes) through the proxy on a lab
+//! soak.rs     `sentinel-bench soak`: many failovers (planned and crashes) through the proxy on a lab
 //! ```
 
-pub mod events;
-pub mod haproxy;
-pub mod load;
-pub mod report;
-pub mod soak;
-pub mod svg;
+use crate::{events, load, report, soak, svg};
 
 use std::collections::{HashMap, HashSet};
 use std::io::IsTerminal;
@@ -28,9 +23,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use redis_protocol::resp2::types::BytesFrame;
 
-use crate::config::{HostPort, Secret};
-use crate::control::conn::{frame_int, frame_str, ConnError, RespConn};
 pub use report::Report;
+use sentinel_proxy_core::config::{HostPort, Secret};
+use sentinel_proxy_core::control::conn::{frame_int, frame_str, ConnError, RespConn};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
@@ -67,14 +62,9 @@ impl From<soak::SoakError> for BenchError {
     }
 }
 
-fn duration(s: &str) -> Result<Duration, String> {
-    crate::config::parse_duration("duration", s).map_err(|e| e.to_string())
-}
-
-#[derive(Debug, Clone, clap::Args)]
-pub struct BenchArgs {
-    #[command(subcommand)]
-    pub command: BenchCommand,
+/// clap value parser for the tools' durations (the library's one duration grammar).
+pub(crate) fn duration(s: &str) -> Result<Duration, String> {
+    sentinel_proxy_core::config::parse_duration("duration", s).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -188,7 +178,7 @@ impl FailoverOptions {
     }
 }
 
-fn default_prefix() -> String {
+pub(crate) fn default_prefix() -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
@@ -251,9 +241,9 @@ impl FailoverArgs {
     }
 }
 
-/// `sentinel-proxy bench …`: run, print the table and timeline, write the files.
-pub async fn main(args: BenchArgs, env: &HashMap<String, String>) -> Result<(), BenchError> {
-    let args = match args.command {
+/// `sentinel-bench failover|soak`: run, print the table and timeline, write the files.
+pub async fn main(command: BenchCommand, env: &HashMap<String, String>) -> Result<(), BenchError> {
+    let args = match command {
         BenchCommand::Failover(args) => args,
         BenchCommand::Soak(args) => return Ok(soak::main(args).await?),
     };

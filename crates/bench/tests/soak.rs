@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use sentinel_proxy::bench::soak::{self, Kind, SoakOptions};
+use sentinel_bench::soak::{self, Kind, SoakOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_rounds_graceful_graceful_crash_lose_nothing_after_the_switch() {
@@ -43,7 +43,7 @@ async fn three_rounds_graceful_graceful_crash_lose_nothing_after_the_switch() {
     }
     for r in &report.rounds {
         let rep = &r.report;
-        let timeline = sentinel_proxy::bench::report::timeline(rep);
+        let timeline = sentinel_bench::report::timeline(rep);
         let ctx = format!(
             "round {} ({}):\n{table}\n{timeline}\nredis and Sentinel logs: {:?}",
             r.round, r.kind, report.logs
@@ -89,8 +89,8 @@ async fn three_rounds_graceful_graceful_crash_lose_nothing_after_the_switch() {
 
 #[test]
 fn cli_refuses_a_soak_without_rounds() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sentinel-proxy"))
-        .args(["bench", "soak", "--rounds", "0"])
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sentinel-bench"))
+        .args(["soak", "--rounds", "0"])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

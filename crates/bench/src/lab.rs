@@ -194,10 +194,13 @@ pub fn call(
         .map_err(|e| fail(e.to_string()))?;
     let mut out = Vec::new();
     if let Some(p) = password {
-        out.extend(crate::resp::args::encode_command(&[b"AUTH", p.as_bytes()]));
+        out.extend(sentinel_proxy_core::resp::args::encode_command(&[
+            b"AUTH",
+            p.as_bytes(),
+        ]));
     }
     let byte_args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-    out.extend(crate::resp::args::encode_command(&byte_args));
+    out.extend(sentinel_proxy_core::resp::args::encode_command(&byte_args));
     s.write_all(&out).map_err(|e| fail(e.to_string()))?;
     let mut buf = BytesMut::new();
     let mut replies = Vec::new();

@@ -40,7 +40,7 @@ pub const DEFAULT_CONFIG_PATH: &str = "/usr/local/etc/haproxy/haproxy.cfg";
 
 /// A `host:port` pair, the same type the configuration uses. Host names are kept as written;
 /// the proxy resolves them.
-pub use crate::config::HostPort;
+pub use sentinel_proxy_core::config::HostPort;
 
 /// One listening address from a `bind` line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

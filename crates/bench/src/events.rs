@@ -10,8 +10,8 @@ use redis_protocol::resp2::types::BytesFrame;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::config::Secret;
-use crate::control::conn::{frame_str, RespConn};
+use sentinel_proxy_core::config::Secret;
+use sentinel_proxy_core::control::conn::{frame_str, RespConn};
 
 /// One message a Sentinel published.
 #[derive(Debug, Clone, Serialize, PartialEq)]

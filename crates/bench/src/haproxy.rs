@@ -73,7 +73,7 @@ impl HaproxyConfig {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "# Rendered by sentinel-proxy bench from the redis-ha chart's haproxy.cfg template\n\
+            "# Rendered by sentinel-bench from the redis-ha chart's haproxy.cfg template\n\
              # (charts/redis-ha/templates/_configs.tpl, default values). Differences: bind addresses\n\
              # are loopback test ports; the Sentinel checks expect ip AND port (see below).\n\
              defaults REDIS\n  mode tcp\n  timeout connect 4s\n  timeout server 330s\n  timeout client 330s\n  timeout check 2s\n\n\

@@ -2,7 +2,7 @@
 //!
 //! Started as `haproxy` (argv[0], the symlink in the image) or as `sentinel-proxy haproxy …`,
 //! the proxy takes HAProxy's command line ([`parse_haproxy_args`]: `-f`, `-W`, `-db`, `-D`, `-p`,
-//! `-c`, `-v`, `-q`), reads the chart's `haproxy.cfg` with [`crate::haproxy_cfg`] and turns it
+//! `-c`, `-v`, `-q`), reads the chart's `haproxy.cfg` with [`crate::cfg`] and turns it
 //! into a [`Config`] ([`config_from_haproxy`]). From then on the behaviour is sentinel-proxy's
 //! own: Sentinel events, majority plus `ROLE`, the failover rules of docs/failover.md.
 //!
@@ -26,8 +26,8 @@ use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use crate::config::{Config, HealthListener, LogFormat, Secret};
-use crate::haproxy_cfg::{self, Bind, HaproxyCfgError, HaproxyConfig};
+use crate::cfg::{self, Bind, HaproxyCfgError, HaproxyConfig};
+use sentinel_proxy_core::config::{Config, HealthListener, LogFormat, Secret};
 
 /// Largest `maxconn` sentinel-proxy accepts (its `max_clients` limit).
 const MAX_CLIENTS: u32 = 1 << 24;
@@ -183,7 +183,7 @@ where
     if out.files.is_empty() {
         return Err(CompatError::Usage(format!(
             "no configuration file: add -f {}",
-            haproxy_cfg::DEFAULT_CONFIG_PATH
+            cfg::DEFAULT_CONFIG_PATH
         )));
     }
     Ok(out)
@@ -226,7 +226,7 @@ pub fn load(
     args: &HaproxyArgs,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, CompatError> {
-    let h = haproxy_cfg::parse_files(&args.files, env)?;
+    let h = cfg::parse_files(&args.files, env)?;
     log_notes(&h);
     let c = config_from_haproxy(&h)?;
     tracing::info!(
@@ -446,7 +446,7 @@ mod tests {
     /// The chart's template (DandyDeveloper/charts redis-ha, `config-haproxy.cfg`) rendered for
     /// release `prod`, 3 replicas, auth and sentinel auth on, readOnly and metrics on, IPv6 on
     /// (copied from haproxy_cfg.rs' tests).
-    use crate::haproxy_cfg::tests::CHART_FULL;
+    use crate::cfg::tests::CHART_FULL;
 
     /// The render Argo CD ships (IPv6 off, auth on, sentinel auth off, metrics on, no readOnly,
     /// timeouts 6m, `global maxconn 4096`), with the bind lines' trailing blanks.
@@ -511,7 +511,7 @@ global
     }
 
     fn convert_text(text: &str, env: &dyn Fn(&str) -> Option<String>) -> (Config, Vec<String>) {
-        let h = haproxy_cfg::parse(text, env).unwrap_or_else(|e| panic!("{e}"));
+        let h = cfg::parse(text, env).unwrap_or_else(|e| panic!("{e}"));
         convert(&h).unwrap_or_else(|e| panic!("{e}"))
     }
 
@@ -656,7 +656,7 @@ global
         let text = CHART_FULL
             .replace("bind [::]:6379 v4v6", "bind [::]:7000 v6only")
             .replace("bind [::]:6380 v4v6", "bind 0.0.0.0:7000");
-        let h = haproxy_cfg::parse(&text, &no_env).unwrap();
+        let h = cfg::parse(&text, &no_env).unwrap();
         let e = convert(&h).unwrap_err().to_string();
         assert!(
             e.contains("ft_redis_slave") && e.contains("ft_redis_master") && e.contains("own port"),
@@ -685,7 +685,7 @@ global
     #[test]
     fn maxconn_out_of_range_is_an_error_that_says_what_to_do() {
         let text = format!("global\n  maxconn 99999999\n{CHART_FULL}");
-        let h = haproxy_cfg::parse(&text, &no_env).unwrap();
+        let h = cfg::parse(&text, &no_env).unwrap();
         let e = convert(&h).unwrap_err().to_string();
         assert!(
             e.contains("maxconn 99999999") && e.contains("1 to 16777216"),

@@ -1,10 +1,10 @@
-//! `sentinel-proxy bench soak`: many failovers in a row on a local 3 redis + 3 Sentinel
+//! `sentinel-bench soak`: many failovers in a row on a local 3 redis + 3 Sentinel
 //! topology ([`crate::lab`]) with this proxy running in-process in front of it, and writers
 //! through the proxy the whole time.
 //!
-//! Each round is one run of the failover benchmark ([`super::failover_with`]): writers INCR
-//! one key per writer and 100 ms slot ([`super::load`]), the Sentinel timeline is recorded
-//! ([`super::events`]), the failover is caused — `SENTINEL FAILOVER`, or every
+//! Each round is one run of the failover benchmark ([`crate::failover::failover_with`]): writers INCR
+//! one key per writer and 100 ms slot ([`crate::load`]), the Sentinel timeline is recorded
+//! ([`crate::events`]), the failover is caused — `SENTINEL FAILOVER`, or every
 //! `crash_every`-th round a SIGKILL of the master, which is restarted as a replica of the new
 //! master after the switch — and the writers keep going until the topology has settled (every
 //! Sentinel names the new master, every other node replicates from it) and at least `after`
@@ -19,10 +19,10 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::report::{thousands, Report};
-use super::{BenchError, Cause, FailoverOptions};
-use crate::config::{Config, HostPort};
+use crate::failover::{BenchError, Cause, FailoverOptions};
 use crate::lab::{Lab, LabError, LabOptions};
+use crate::report::{thousands, Report};
+use sentinel_proxy_core::config::{Config, HostPort};
 
 /// Version of the soak's JSON layout.
 pub const SCHEMA: u32 = 1;
@@ -51,12 +51,12 @@ pub struct SoakArgs {
     pub writers: usize,
     /// Minimum time between two failovers. Sentinel refreshes a replica's INFO every 10 s:
     /// below that the rounds race Sentinel itself (use it on purpose, for race tests).
-    #[arg(long, default_value = "12s", value_parser = super::duration)]
+    #[arg(long, default_value = "12s", value_parser = crate::failover::duration)]
     pub pace: Duration,
     /// The writers' own per-command timeout (as a client library would set it). The default is
     /// longer than a crash failover takes here (~2.3 s), so a command held over the crash is
     /// not also counted as a timeout: the crash rule then judges the commands in flight.
-    #[arg(long, default_value = "5s", value_parser = super::duration)]
+    #[arg(long, default_value = "5s", value_parser = crate::failover::duration)]
     pub timeout: Duration,
     /// Write every round (with its full failover report) and the totals as JSON.
     #[arg(long)]
@@ -155,7 +155,7 @@ pub enum SoakError {
     #[error("starting the lab topology (3 redis-server + 3 redis-sentinel on loopback): {0}")]
     Lab(#[source] LabError),
     #[error("starting the proxy in front of the lab: {0}")]
-    Proxy(#[source] crate::Error),
+    Proxy(#[source] sentinel_proxy_core::Error),
     #[error("the proxy confirmed no master within {0:?} of starting: run again with SENTINEL_PROXY_LOG=debug to see what it saw")]
     NoRoute(Duration),
     #[error("round {round} ({kind}): {source}")]
@@ -416,7 +416,9 @@ pub async fn run_with(
     let mut config = Config::for_sentinels(hosts, &master_name);
     // A few clients, not the production default (which asks for 20,000+ fds).
     config.limits.max_clients = 1000;
-    let proxy = crate::start(config).await.map_err(SoakError::Proxy)?;
+    let proxy = sentinel_proxy_core::start(config)
+        .await
+        .map_err(SoakError::Proxy)?;
     let ready = Duration::from_secs(30);
     if tokio::time::timeout(
         ready,
@@ -440,7 +442,7 @@ pub async fn run_with(
         target: proxy.bound.listen,
         sentinels: &sentinels,
         master_name: &master_name,
-        prefix: super::default_prefix(),
+        prefix: crate::failover::default_prefix(),
         started,
     };
     let outcome = ctx.rounds(master, &mut on).await;
@@ -591,7 +593,7 @@ impl Ctx<'_> {
             };
             tokio::join!(settle, tokio::time::sleep(after)).0
         };
-        let report = super::failover_with(fo, Some(cause), after_switch).await?;
+        let report = crate::failover::failover_with(fo, Some(cause), after_switch).await?;
         let triggered = triggered.unwrap_or_else(Instant::now);
         let Some(switch_ms) = report.switch_master_ms else {
             return Err(SoakError::NoSwitch(MAX_WAIT));
@@ -753,7 +755,7 @@ fn write_json(path: &Path, r: &SoakReport) -> Result<(), SoakError> {
     })
 }
 
-/// `sentinel-proxy bench soak`: print each round as it ends, the summary, write `--json`; an
+/// `sentinel-bench soak`: print each round as it ends, the summary, write `--json`; an
 /// error when a round broke a rule or the soak could not run.
 pub async fn main(args: SoakArgs) -> Result<(), SoakError> {
     let opts = args.options();
@@ -832,7 +834,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::bench::report;
+    use crate::report;
 
     #[test]
     fn every_kth_round_is_a_crash() {

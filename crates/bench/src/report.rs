@@ -10,8 +10,8 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::events::Event;
-use super::load::{WriterReport, SLOT};
+use crate::events::Event;
+use crate::load::{WriterReport, SLOT};
 
 /// Version of the JSON layout.
 pub const SCHEMA: u32 = 1;
@@ -487,7 +487,7 @@ pub fn timeline(r: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::load::{Ack, Keys};
+    use crate::load::{Ack, Keys};
 
     #[test]
     fn lost_counts_values_above_held_and_restarted_counters() {

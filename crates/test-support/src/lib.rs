@@ -1,20 +1,20 @@
-//! Test support: real topologies (see `sentinel_proxy::lab`), an in-process proxy on port 0,
+//! Test support: real topologies (see `sentinel_bench::lab`), an in-process proxy on port 0,
 //! and small raw-socket helpers for asserting on bytes.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use sentinel_proxy::config::{Config, HostPort, Secret};
-use sentinel_proxy::lab::{Lab, LabOptions};
-use sentinel_proxy::Running;
+use sentinel_bench::lab::{Lab, LabOptions};
+use sentinel_proxy_core::config::{Config, HostPort, Secret};
+use sentinel_proxy_core::Running;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Patience for things that depend on Sentinel timing (elections, discovery).
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
-/// Logs to the test output when RUST_LOG is set (e.g. RUST_LOG=sentinel_proxy=debug).
+/// Logs to the test output when RUST_LOG is set (e.g. RUST_LOG=sentinel_proxy_core=debug).
 pub fn logs() {
     if std::env::var_os("RUST_LOG").is_some() {
         let _ = tracing_subscriber::fmt()
@@ -61,7 +61,9 @@ pub fn config_for(lab: &Lab) -> Config {
 
 /// Start a proxy and wait until it routes to a confirmed master.
 pub async fn proxy(config: Config) -> Running {
-    let p = sentinel_proxy::start(config).await.expect("proxy starts");
+    let p = sentinel_proxy_core::start(config)
+        .await
+        .expect("proxy starts");
     wait_serving(&p).await;
     p
 }

@@ -1,10 +1,8 @@
-//! sentinel-proxy: one stable address in front of a Sentinel-managed Redis master.
+//! sentinel-proxy-core: one stable address in front of a Sentinel-managed Redis master.
 //!
 //! # Layout
 //! ```text
 //! config.rs        FileConfig (TOML + env) → validate() → Config           (edge)
-//! haproxy_cfg.rs   reads the redis-ha chart's haproxy.cfg                 (edge)
-//! compat.rs        HAProxy compatibility mode: flags, haproxy.cfg → Config (edge)
 //! admin.rs         /metrics /healthz /readyz                              (edge)
 //! metrics.rs       every metric name and the cached hot-path handles      (edge)
 //! route.rs         Route snapshot in an ArcSwap + watch; ONE writer        (shared state)
@@ -16,26 +14,19 @@
 //! proxy/           listener.rs accept · session.rs one task per client ·
 //!                  state.rs what a session did · upstream.rs node choice  (data path)
 //!                  buffers.rs read buffers · queue.rs inline-first FIFO
-//! lab.rs           spawns local redis-server/redis-sentinel topologies    (tests, demo, bench)
-//! netlab.rs        the same across network namespaces, for partition tests (root only)
-//! bench/           failover benchmark: writers, Sentinel timeline, report, SVG, HAProxy peer
-//! demo.rs          `sentinel-proxy demo`
 //! ```
 //! The data path never talks to Sentinels and the control plane never touches client bytes:
-//! they meet only in [`route`]. docs/architecture.md tells the life of a session.
+//! they meet only in [`route`]. docs/architecture.md tells the life of a request.
+//!
+//! The haproxy.cfg layer (crates/haproxy) and the operator tools (crates/bench) build on this
+//! crate; nothing here depends on them.
 
 #![forbid(unsafe_code)]
 
 pub mod admin;
-pub mod bench;
-pub mod compat;
 pub mod config;
 pub mod control;
-pub mod demo;
-pub mod haproxy_cfg;
-pub mod lab;
 pub mod metrics;
-pub mod netlab;
 pub mod proxy;
 pub mod resp;
 pub mod route;

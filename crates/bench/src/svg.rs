@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use super::report::Report;
+use crate::report::Report;
 
 const W: f64 = 960.0;
 const H: f64 = 460.0;
@@ -180,7 +180,7 @@ fn panel(s: &mut String, r: &Report) {
     );
 
     // Series as step lines.
-    let series = |get: &dyn Fn(&super::report::Slot) -> u64| -> String {
+    let series = |get: &dyn Fn(&crate::report::Slot) -> u64| -> String {
         let mut pts = String::new();
         for sl in &r.slots {
             let v = get(sl) as f64;
@@ -297,8 +297,8 @@ fn panel(s: &mut String, r: &Report) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::events::Event;
-    use crate::bench::report::{Gap, Latency, Report, Slot};
+    use crate::events::Event;
+    use crate::report::{Gap, Latency, Report, Slot};
 
     fn report() -> Report {
         let ev = |t: f64, e: &str, p: &str| Event {

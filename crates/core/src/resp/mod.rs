@@ -9,7 +9,7 @@
 //!
 //! ```
 //! use bytes::BytesMut;
-//! use sentinel_proxy::resp::{FrameKind, Limits, Mode, Scan, Scanner};
+//! use sentinel_proxy_core::resp::{FrameKind, Limits, Mode, Scan, Scanner};
 //!
 //! let mut scanner = Scanner::new(Mode::Request, Limits::default());
 //! let mut buf = BytesMut::from(&b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\n*0\r\n*1\r\n$4\r\nQU"[..]);
@@ -32,7 +32,7 @@
 //! let Scan::Frame(info) = scanner.scan(&buf)? else { unreachable!() };
 //! assert_eq!(info.len, 4); // what is left of the frame in `buf`
 //! assert!(info.head.is(b"QUIT")); // captured across the split
-//! # Ok::<(), sentinel_proxy::resp::ProtocolError>(())
+//! # Ok::<(), sentinel_proxy_core::resp::ProtocolError>(())
 //! ```
 
 pub mod args;
