@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use sentinel_proxy_core::config::{Config, LogFormat};
+use sentinel_proxy_core::config::Config;
+
+mod logging;
 
 #[derive(Parser)]
 #[command(
@@ -49,21 +51,6 @@ enum Cmd {
     },
 }
 
-fn init_logging(format: LogFormat, filter: &str) {
-    let filter = std::env::var("SENTINEL_PROXY_LOG").unwrap_or_else(|_| filter.to_string());
-    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        // Colours only on a terminal: pod logs and files get plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
-}
-
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -96,7 +83,7 @@ fn haproxy(args: Vec<OsString>) -> anyhow::Result<()> {
     }
     let env = sentinel_proxy_haproxy::cfg::process_env;
     let (format, filter) = compat::log_settings(&args, &env)?;
-    init_logging(format, filter);
+    logging::init(format, filter);
     let config = compat::load(&args, &env)?;
     if args.action == HaproxyAction::Check {
         println!("Configuration file is valid");
@@ -140,7 +127,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Cmd::Run) {
         Cmd::Run => {
             let config = Config::load(cli.config.as_deref(), &env)?;
-            init_logging(config.log_format, &config.log_filter);
+            logging::init(config.log_format, &config.log_filter);
             for name in Config::unknown_env(&env) {
                 tracing::warn!(variable = %name, "unknown SENTINEL_PROXY_* environment variable ignored (a typo, or a Kubernetes service link?)");
             }

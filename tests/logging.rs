@@ -1,0 +1,64 @@
+//! `log_format = json`: every line the binary logs is one JSON object a log shipper can parse.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[test]
+fn json_log_lines_parse_as_json_with_level_message_and_fields() {
+    // A Sentinel nobody listens on: the proxy starts, then warns about it (address and error).
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sentinel-proxy"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SENTINEL_PROXY_SENTINELS", "127.0.0.1:1")
+        .env("SENTINEL_PROXY_LISTEN", "127.0.0.1:0")
+        .env("SENTINEL_PROXY_ADMIN_LISTEN", "127.0.0.1:0")
+        .env("SENTINEL_PROXY_LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Logs go to standard output, as tracing-subscriber's do.
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut lines = Vec::new();
+    let mut started = false;
+    let mut warned = false;
+    while !(started && warned) && Instant::now() < deadline {
+        let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) else {
+            continue;
+        };
+        let v: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+        assert!(
+            v["timestamp"].as_str().is_some_and(|t| t.contains('T')),
+            "{line}"
+        );
+        assert!(v["target"].as_str().is_some(), "{line}");
+        let message = v["fields"]["message"].as_str().unwrap_or_default();
+        if message == "sentinel-proxy started" {
+            assert_eq!(v["level"], "INFO", "{line}");
+            assert_eq!(v["fields"]["sentinels"], 1, "numbers stay numbers: {line}");
+            started = true;
+        }
+        if v["level"] == "WARN" && line.contains("127.0.0.1:1") {
+            warned = true;
+        }
+        lines.push(line);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(started, "no 'sentinel-proxy started' line in: {lines:#?}");
+    assert!(
+        warned,
+        "no WARN line naming the unreachable Sentinel in: {lines:#?}"
+    );
+}
