@@ -12,8 +12,8 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 
+use crate::lifecycle::Lifecycle;
 use crate::route::RouteReader;
 
 pub struct AdminState {
@@ -21,8 +21,8 @@ pub struct AdminState {
     pub prometheus: PrometheusHandle,
     /// Extra path answered like /healthz (HAProxy `monitor-uri`).
     pub monitor_uri: Option<String>,
-    /// A graceful shutdown has begun: not ready any more.
-    pub draining: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Cancelled when a graceful shutdown begins: not ready any more.
+    pub unready: tokio_util::sync::CancellationToken,
     /// Unreachable Sentinels and why, shown in /readyz's body.
     pub link_problems: crate::control::controller::LinkProblems,
 }
@@ -50,7 +50,7 @@ fn respond(state: &AdminState, req: &Request<Incoming>) -> Response<Full<Bytes>>
             r
         }
         "/healthz" => text(StatusCode::OK, "ok\n"),
-        "/readyz" if state.draining.load(std::sync::atomic::Ordering::SeqCst) => text(
+        "/readyz" if state.unready.is_cancelled() => text(
             StatusCode::SERVICE_UNAVAILABLE,
             "not ready: shutting down\n",
         ),
@@ -79,26 +79,20 @@ fn respond(state: &AdminState, req: &Request<Incoming>) -> Response<Full<Bytes>>
     }
 }
 
-/// Serve until shutdown.
-pub async fn serve(
-    listener: TcpListener,
-    state: Arc<AdminState>,
-    mut shutdown: watch::Receiver<bool>,
-) {
+/// Serve (until the stop drops this future; each connection ends at stop too, since a
+/// scraper keeps its connection open).
+pub async fn serve(listener: TcpListener, state: Arc<AdminState>, lifecycle: Lifecycle) {
     loop {
-        let (stream, _) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(error = %e, "admin accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.changed() => return,
+        let stream = match listener.accept().await {
+            Ok((s, _)) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "admin accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
         };
         let state = state.clone();
-        tokio::spawn(async move {
+        lifecycle.spawn_until_stop(async move {
             let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let resp = respond(&state, &req);
                 async move { Ok::<_, Infallible>(resp) }

@@ -26,6 +26,7 @@
 pub mod admin;
 pub mod config;
 pub mod control;
+pub mod lifecycle;
 pub mod metrics;
 pub mod proxy;
 pub mod resp;
@@ -33,11 +34,12 @@ pub mod route;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{mpsc, watch};
-use tokio::task::JoinSet;
+use tokio::sync::mpsc;
+
+use lifecycle::Lifecycle;
 
 pub use config::Config;
 
@@ -64,16 +66,12 @@ pub struct Bound {
 }
 
 /// A started proxy. Call [`Running::drain`] (graceful) or [`Running::stop`]; dropping it
-/// stops it abruptly (its tasks are aborted and every session is closed).
+/// stops it abruptly (every task and session ends at once, nobody waits for them).
 pub struct Running {
     pub bound: Bound,
     route: route::RouteReader,
-    shutdown: watch::Sender<bool>,
-    drain: watch::Sender<bool>,
-    draining: Arc<AtomicBool>,
-    shared: Arc<proxy::Shared>,
+    lifecycle: Lifecycle,
     shutdown_times: config::ShutdownTimes,
-    tasks: JoinSet<()>,
 }
 
 impl Running {
@@ -82,11 +80,9 @@ impl Running {
         &self.route
     }
 
-    /// Stop at once: close every session wherever it is and wait for the tasks.
-    pub async fn stop(mut self) {
-        let _ = self.shutdown.send(true);
-        self.shared.stop_sessions();
-        while self.tasks.join_next().await.is_some() {}
+    /// Stop at once: close every session wherever it is and wait for every task.
+    pub async fn stop(self) {
+        self.lifecycle.stop_and_wait().await;
     }
 
     /// Stop the way a rolling update wants it: /readyz turns 503 at once; the listeners keep
@@ -96,33 +92,28 @@ impl Running {
     /// still open after `shutdown_timeout` is cut.
     pub async fn drain(self) {
         let times = self.shutdown_times.clone();
-        self.draining.store(true, Ordering::SeqCst);
+        self.lifecycle.unready().cancel();
         tracing::info!(delay = ?times.delay, "draining: /readyz is 503, still accepting");
         tokio::time::sleep(times.delay).await;
-        let _ = self.drain.send(true);
-        self.shared.drain_sessions();
-        let open = self.shared.clients.load(Ordering::SeqCst);
-        tracing::info!(open_sessions = open, timeout = ?times.timeout, "draining: listeners closed, sessions close at safe points");
-        let deadline = tokio::time::Instant::now() + times.timeout;
-        while self.shared.clients.load(Ordering::SeqCst) > 0
-            && tokio::time::Instant::now() < deadline
-        {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-        let left = self.shared.clients.load(Ordering::SeqCst);
-        if left > 0 {
+        self.lifecycle.drain().cancel();
+        tracing::info!(
+            open_sessions = self.lifecycle.open_sessions(),
+            timeout = ?times.timeout,
+            "draining: listeners closed, sessions close at safe points"
+        );
+        if !self.lifecycle.sessions_ended(times.timeout).await {
             tracing::warn!(
-                sessions = left,
+                sessions = self.lifecycle.open_sessions(),
                 "shutdown timeout reached; cutting the remaining sessions"
             );
         }
-        self.stop().await;
+        self.lifecycle.stop_and_wait().await;
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        self.shared.stop_sessions();
+        self.lifecycle.stop().cancel();
     }
 }
 
@@ -135,16 +126,11 @@ fn bind(
 }
 
 /// Fold histogram samples into their buckets every few seconds until shutdown.
-async fn metrics_upkeep(
-    handle: metrics_exporter_prometheus::PrometheusHandle,
-    mut shutdown: watch::Receiver<bool>,
-) {
+async fn metrics_upkeep(handle: metrics_exporter_prometheus::PrometheusHandle) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
     loop {
-        tokio::select! {
-            _ = tick.tick() => handle.run_upkeep(),
-            _ = shutdown.changed() => return,
-        }
+        tick.tick().await;
+        handle.run_upkeep();
     }
 }
 
@@ -173,15 +159,12 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     config.check_runnable()?;
     let prometheus = metrics::init();
     check_open_files(config.limits.max_clients);
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let (drain_tx, drain_rx) = watch::channel(false);
-    let draining = Arc::new(AtomicBool::new(false));
+    let lifecycle = Lifecycle::new();
     let backlog = config.limits.accept_backlog;
     let (writer, reader) = route::table();
-    let mut tasks = JoinSet::new();
     // Histogram samples stay in memory until upkeep folds them in; without it they would pile
     // up between scrapes (or forever, with nobody scraping).
-    tasks.spawn(metrics_upkeep(prometheus.clone(), shutdown_rx.clone()));
+    lifecycle.spawn_until_stop(metrics_upkeep(prometheus.clone()));
 
     let master_l = bind("listen", config.listen, backlog)?;
     let replica_l = config
@@ -215,11 +198,11 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         query_interval: config.timeouts.role_interval,
     };
     for entry in &config.sentinels {
-        tasks.spawn(control::sentinel::supervise(
+        lifecycle.spawn_until_stop(control::sentinel::supervise(
             entry.clone(),
             watch_settings.clone(),
             sentinel_tx.clone(),
-            shutdown_rx.clone(),
+            lifecycle.clone(),
         ));
     }
     let check_settings = control::health::CheckSettings {
@@ -238,9 +221,9 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         },
         link_problems.clone(),
         health_tx,
-        shutdown_rx.clone(),
+        lifecycle.clone(),
     );
-    tasks.spawn(controller.run(sentinel_rx, health_rx));
+    lifecycle.spawn_until_stop(controller.run(sentinel_rx, health_rx));
 
     // Data path.
     let shared = Arc::new(proxy::Shared {
@@ -255,21 +238,19 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         max_clients: config.limits.max_clients,
         clients: AtomicUsize::new(0),
         replica_load: Mutex::new(Default::default()),
-        shutdown: shutdown_rx.clone(),
         failover_stats: Default::default(),
         client_allow: config.client_allow.clone(),
-        drain: drain_rx,
-        draining: AtomicBool::new(false),
-        stopping: AtomicBool::new(false),
+        lifecycle: lifecycle.clone(),
     });
-    tasks.spawn(proxy::report_failovers(shared.clone()));
-    tasks.spawn(proxy::listener::accept_loop(
+    lifecycle.spawn_until_stop(proxy::report_failovers(shared.clone()));
+    // Draining closes the listening sockets, so the kernel refuses new connections.
+    lifecycle.spawn_until_drain(proxy::listener::accept_loop(
         master_l,
         metrics::Listener::Master,
         shared.clone(),
     ));
     if let Some(l) = replica_l {
-        tasks.spawn(proxy::listener::accept_loop(
+        lifecycle.spawn_until_drain(proxy::listener::accept_loop(
             l,
             metrics::Listener::Replica,
             shared.clone(),
@@ -281,11 +262,11 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         route: reader.clone(),
         prometheus,
         monitor_uri: config.health_listen.as_ref().map(|h| h.uri.clone()),
-        draining: draining.clone(),
+        unready: lifecycle.unready().clone(),
         link_problems,
     });
     for l in [admin_l, health_l].into_iter().flatten() {
-        tasks.spawn(admin::serve(l, admin_state.clone(), shutdown_rx.clone()));
+        lifecycle.spawn_until_stop(admin::serve(l, admin_state.clone(), lifecycle.clone()));
     }
 
     tracing::info!(
@@ -299,12 +280,8 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     Ok(Running {
         bound,
         route: reader,
-        shutdown: shutdown_tx,
-        drain: drain_tx,
-        draining,
-        shared,
+        lifecycle,
         shutdown_times: config.shutdown.clone(),
-        tasks,
     })
 }
 

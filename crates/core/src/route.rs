@@ -61,7 +61,7 @@ struct Shared {
     /// Bumped after every publication: sessions compare it with one atomic load per wakeup
     /// instead of polling the watch channel.
     publications: AtomicU64,
-    /// Wakes subscribers on every publication, and on [`RouteReader::wake_subscribers`].
+    /// Wakes subscribers on every publication.
     tx: watch::Sender<u64>,
 }
 
@@ -157,16 +157,9 @@ impl RouteReader {
         self.shared.publications.load(Ordering::Acquire)
     }
 
-    /// A receiver that wakes on every publication (and on [`RouteReader::wake_subscribers`]).
+    /// A receiver that wakes on every publication.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.shared.tx.subscribe()
-    }
-
-    /// Wake every subscriber without publishing anything. Sessions wait on this one channel
-    /// only; the graceful drain and the shutdown set their flag and then call this, so an
-    /// idle session wakes up and sees the flag.
-    pub fn wake_subscribers(&self) {
-        self.shared.tx.send_modify(|v| *v += 1);
     }
 
     /// Wait until the route satisfies `f` (checked now and after every publication).

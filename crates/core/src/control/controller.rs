@@ -10,12 +10,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use metrics::{counter, gauge, histogram};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use super::health::{spawn_checker, CheckSettings, Checker, HealthReport, Role};
 use super::machine::{Effect, HoldEnd, Input, Machine, Note, Settings};
 use super::sentinel::{Report, SentinelReport};
 use crate::config::{FencePolicy, HostPort};
+use crate::lifecycle::Lifecycle;
 use crate::metrics as m;
 use crate::route::{RouteState, RouteWriter};
 
@@ -47,7 +48,7 @@ pub struct Controller {
     checkers: HashMap<HostPort, Checker>,
     check_settings: CheckSettings,
     health_tx: mpsc::Sender<HealthReport>,
-    shutdown: watch::Receiver<bool>,
+    lifecycle: Lifecycle,
     problems: LinkProblems,
     started: Instant,
 }
@@ -59,7 +60,7 @@ impl Controller {
         settings: Settings,
         problems: LinkProblems,
         health_tx: mpsc::Sender<HealthReport>,
-        shutdown: watch::Receiver<bool>,
+        lifecycle: Lifecycle,
     ) -> Controller {
         Controller {
             machine: Machine::new(settings),
@@ -67,19 +68,18 @@ impl Controller {
             checkers: HashMap::new(),
             check_settings,
             health_tx,
-            shutdown,
+            lifecycle,
             problems,
             started: Instant::now(),
         }
     }
 
-    /// Run until shutdown.
+    /// Run (until the stop drops this future).
     pub async fn run(
         mut self,
         mut sentinel_rx: mpsc::Receiver<SentinelReport>,
         mut health_rx: mpsc::Receiver<HealthReport>,
     ) {
-        let mut shutdown = self.shutdown.clone();
         // The state families exist from the start, so "no master yet" is visible to alerts.
         let start = self.writer.current();
         export_route(&start, None);
@@ -90,7 +90,6 @@ impl Controller {
                 Some(r) = sentinel_rx.recv() => sentinel_input(r),
                 Some(h) = health_rx.recv() => Input::Role { node: h.node, addr: h.addr, role: h.role },
                 _ = tick.tick() => Input::Tick,
-                _ = shutdown.changed() => return,
             };
             let now = self.started.elapsed();
             for effect in self.machine.step(now, input) {
@@ -124,7 +123,7 @@ impl Controller {
                     node.clone(),
                     self.check_settings.clone(),
                     self.health_tx.clone(),
-                    self.shutdown.clone(),
+                    &self.lifecycle,
                 );
                 self.checkers.insert(node, c);
             }

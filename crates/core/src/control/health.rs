@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redis_protocol::resp2::types::BytesFrame;
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{mpsc, Notify};
 
 use super::conn::{frame_int, frame_str, ConnError, RespConn};
 use crate::config::{HostPort, Secret};
+use crate::lifecycle::Lifecycle;
 
 /// What a node said it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,10 +96,10 @@ pub fn spawn_checker(
     node: HostPort,
     settings: CheckSettings,
     tx: mpsc::Sender<HealthReport>,
-    shutdown: watch::Receiver<bool>,
+    lifecycle: &Lifecycle,
 ) -> Checker {
     let poke = Arc::new(Notify::new());
-    let task = tokio::spawn(check_loop(node, settings, tx, poke.clone(), shutdown));
+    let task = lifecycle.spawn_until_stop(check_loop(node, settings, tx, poke.clone()));
     Checker { poke, task }
 }
 
@@ -107,7 +108,6 @@ async fn check_loop(
     settings: CheckSettings,
     tx: mpsc::Sender<HealthReport>,
     poke: Arc<Notify>,
-    mut shutdown: watch::Receiver<bool>,
 ) {
     let mut conn: Option<RespConn> = None;
     let mut addr: Option<SocketAddr> = None;
@@ -139,7 +139,6 @@ async fn check_loop(
         tokio::select! {
             _ = tokio::time::sleep(settings.interval) => {}
             _ = poke.notified() => {}
-            _ = shutdown.changed() => return,
         }
     }
 }

@@ -11,12 +11,13 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use redis_protocol::resp2::types::BytesFrame;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::conn::{field, frame_str, ConnError, RespConn};
 use super::event::{parse_event, requery_after, Event};
 use crate::config::{HostPort, Secret};
+use crate::lifecycle::Lifecycle;
 
 /// What a Sentinel told us about our master.
 #[derive(Debug, Clone, PartialEq)]
@@ -156,12 +157,11 @@ fn pmessage(frame: &BytesFrame) -> Option<(&str, &str)> {
     }
 }
 
-/// One link to one Sentinel address; returns when the link fails or on shutdown.
+/// One link to one Sentinel address; returns when the link fails.
 async fn watch_once(
     addr: SocketAddr,
     settings: &WatchSettings,
     tx: &mpsc::Sender<SentinelReport>,
-    shutdown: &mut watch::Receiver<bool>,
 ) -> Result<(), ConnError> {
     let t = settings.connect_timeout;
     let pw = settings.password.as_ref();
@@ -212,7 +212,6 @@ async fn watch_once(
                         "unexpected {} on the event link", super::conn::frame_kind(&frame)))),
                 }
             }
-            _ = shutdown.changed() => return Ok(()),
         };
         if requery {
             let view = tokio::time::timeout(t, query(&mut queries, &settings.master_name))
@@ -225,20 +224,17 @@ async fn watch_once(
     }
 }
 
-/// Keep one Sentinel address watched until shutdown; `lost` tells the supervisor to re-resolve.
+/// Keep one Sentinel address watched (until the stop or the supervisor drops this future);
+/// `lost` tells the supervisor to re-resolve.
 async fn watcher(
     addr: SocketAddr,
     settings: WatchSettings,
     tx: mpsc::Sender<SentinelReport>,
     lost: mpsc::UnboundedSender<()>,
-    mut shutdown: watch::Receiver<bool>,
 ) {
     let mut backoff = Duration::from_millis(100);
     loop {
-        let result = watch_once(addr, &settings, &tx, &mut shutdown).await;
-        if *shutdown.borrow() {
-            return;
-        }
+        let result = watch_once(addr, &settings, &tx).await;
         let reason = match result {
             Ok(()) => "closed".to_string(),
             Err(e) => e.to_string(),
@@ -251,10 +247,7 @@ async fn watcher(
             return;
         }
         let _ = lost.send(());
-        tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
-            _ = shutdown.changed() => return,
-        }
+        tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(settings.query_interval.max(Duration::from_millis(500)));
     }
 }
@@ -264,7 +257,7 @@ pub async fn supervise(
     entry: HostPort,
     settings: WatchSettings,
     tx: mpsc::Sender<SentinelReport>,
-    mut shutdown: watch::Receiver<bool>,
+    lifecycle: Lifecycle,
 ) {
     let (lost_tx, mut lost_rx) = mpsc::unbounded_channel::<()>();
     let mut watchers: HashMap<SocketAddr, JoinHandle<()>> = HashMap::new();
@@ -302,12 +295,11 @@ pub async fn supervise(
                             .await;
                     }
                     watchers.entry(a).or_insert_with(|| {
-                        tokio::spawn(watcher(
+                        lifecycle.spawn_until_stop(watcher(
                             a,
                             settings.clone(),
                             tx.clone(),
                             lost_tx.clone(),
-                            shutdown.clone(),
                         ))
                     });
                 }
@@ -328,10 +320,6 @@ pub async fn supervise(
                 while lost_rx.try_recv().is_ok() {}
             }
             _ = tokio::time::sleep(wait) => {}
-            _ = shutdown.changed() => break,
         }
-    }
-    for (_, h) in watchers {
-        h.abort();
     }
 }

@@ -26,19 +26,11 @@ pub fn bind(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
-/// Accept clients until shutdown.
+/// Accept clients (until the drain drops this future).
 pub async fn accept_loop(listener: TcpListener, kind: Listener, shared: Arc<Shared>) {
     let handles = m::handles().listener(kind);
-    let mut shutdown = shared.shutdown.clone();
-    let mut drain = shared.drain.clone();
     loop {
-        let accepted = tokio::select! {
-            r = listener.accept() => r,
-            _ = shutdown.changed() => return,
-            // Draining: the socket closes, so new connections are refused by the kernel.
-            _ = drain.changed() => return,
-        };
-        let (stream, peer) = match accepted {
+        let (stream, peer) = match listener.accept().await {
             Ok(s) => s,
             Err(e) => {
                 // EMFILE and friends: back off a little instead of spinning.
@@ -53,7 +45,7 @@ pub async fn accept_loop(listener: TcpListener, kind: Listener, shared: Arc<Shar
         {
             m::handles().rejected_not_allowed.increment(1);
             tracing::debug!(%peer, "client address not in client_allow; refused");
-            tokio::spawn(refuse(
+            shared.lifecycle.spawn_session(refuse(
                 stream,
                 b"-ERR sentinel-proxy: client address not allowed\r\n",
             ));
@@ -64,7 +56,9 @@ pub async fn accept_loop(listener: TcpListener, kind: Listener, shared: Arc<Shar
         if open > shared.max_clients {
             shared.clients.fetch_sub(1, Ordering::AcqRel);
             m::handles().rejected_max_clients.increment(1);
-            tokio::spawn(refuse(stream, b"-ERR max number of clients reached\r\n"));
+            shared
+                .lifecycle
+                .spawn_session(refuse(stream, b"-ERR max number of clients reached\r\n"));
             continue;
         }
         handles.connections.increment(1.0);
@@ -73,7 +67,7 @@ pub async fn accept_loop(listener: TcpListener, kind: Listener, shared: Arc<Shar
             shared: shared.clone(),
         };
         let session = Box::new(Session::new(shared.clone(), kind, stream));
-        tokio::spawn(async move {
+        shared.lifecycle.spawn_session(async move {
             session.run().await;
             drop(guard);
         });

@@ -9,10 +9,8 @@ pub mod upstream;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
-
-use tokio::sync::watch;
 
 use crate::config::Timeouts;
 use crate::route::RouteReader;
@@ -28,31 +26,11 @@ pub struct Shared {
     pub clients: AtomicUsize,
     /// Sessions per replica, for least-connections balancing on the replica listener.
     pub replica_load: Mutex<HashMap<SocketAddr, usize>>,
-    pub shutdown: watch::Receiver<bool>,
     pub failover_stats: FailoverStats,
     /// Client networks allowed in; empty = everybody.
     pub client_allow: Vec<crate::config::Cidr>,
-    /// Set when a graceful shutdown begins: listeners stop accepting.
-    pub drain: watch::Receiver<bool>,
-    /// Sessions close at their next safe point (see [`Shared::drain_sessions`]).
-    pub draining: AtomicBool,
-    /// Sessions close now (see [`Shared::stop_sessions`]).
-    pub stopping: AtomicBool,
-}
-
-impl Shared {
-    /// Close every session at its next safe point. Sessions read the flag once per wakeup and
-    /// wait on the route channel only, which is poked so that idle ones wake up.
-    pub fn drain_sessions(&self) {
-        self.draining.store(true, Ordering::SeqCst);
-        self.route.wake_subscribers();
-    }
-
-    /// Close every session wherever it is.
-    pub fn stop_sessions(&self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        self.route.wake_subscribers();
-    }
+    /// Sessions are spawned through it and watch its drain and stop tokens.
+    pub lifecycle: crate::lifecycle::Lifecycle,
 }
 
 /// What sessions did about master changes, summed for one log line per failover instead of
@@ -78,12 +56,10 @@ impl FailoverStats {
 /// answered as outcome-unknown (counted over the following few seconds).
 pub async fn report_failovers(shared: std::sync::Arc<Shared>) {
     let mut rx = shared.route.subscribe();
-    let mut shutdown = shared.shutdown.clone();
     let mut generation = shared.route.generation();
     loop {
-        tokio::select! {
-            r = rx.changed() => if r.is_err() { return },
-            _ = shutdown.changed() => return,
+        if rx.changed().await.is_err() {
+            return;
         }
         let now = shared.route.generation();
         if now == generation {
@@ -93,10 +69,7 @@ pub async fn report_failovers(shared: std::sync::Arc<Shared>) {
         generation = now;
         let before = shared.failover_stats.snapshot();
         // Sessions move when they next have something to send or once their replies are in.
-        tokio::select! {
-            _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
-            _ = shutdown.changed() => return,
-        }
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
         let after = shared.failover_stats.snapshot();
         tracing::info!(
             from_generation = before_gen,
@@ -104,7 +77,7 @@ pub async fn report_failovers(shared: std::sync::Arc<Shared>) {
             sessions_migrated = after[0] - before[0],
             sessions_closed = after[1] - before[1],
             in_flight_failed = after[2] - before[2],
-            open_sessions = shared.clients.load(Ordering::Relaxed),
+            open_sessions = shared.lifecycle.open_sessions(),
             "sessions after master change"
         );
     }

@@ -21,6 +21,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use super::buffers::ReadBuf;
 use super::queue::Queue;
@@ -28,7 +29,7 @@ use super::state::{is_subscription, needs_tracking, SessionState};
 use super::upstream::{self, Upstream};
 use super::Shared;
 use crate::metrics::{self as m, Listener};
-use crate::resp::{FrameKind, Head, Mode, Scan, Scanner};
+use crate::resp::{FrameKind, Head, Mode, ProtocolError, Scan, Scanner};
 
 /// Bytes of unforwarded client input we read before applying backpressure.
 const READ_BUDGET: usize = 64 * 1024;
@@ -44,14 +45,18 @@ const RECONNECT_BACKOFF: Duration = Duration::from_millis(100);
 /// The unarmed timer's deadline (it is never polled before being reset).
 const FAR_AWAY: Duration = Duration::from_secs(365 * 24 * 3600);
 
-/// Why a session ended (the label of sentinel_proxy_sessions_closed_total).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why a session ended: the label of sentinel_proxy_sessions_closed_total, with the error
+/// that caused it where there is one (logged when the session closes).
+#[derive(Debug)]
 pub enum CloseReason {
     ClientClosed,
-    ClientError,
-    ProtocolError,
-    UpstreamClosed,
-    UpstreamError,
+    ClientError(std::io::Error),
+    /// The client sent malformed RESP (it was answered with Redis's error first).
+    ProtocolError(ProtocolError),
+    /// The upstream closed (None: end of stream) where the session could not go on.
+    UpstreamClosed(Option<std::io::Error>),
+    /// A write to the upstream failed, or it sent malformed RESP.
+    UpstreamError(std::io::Error),
     MasterChanged,
     /// MULTI/WATCH/MONITOR (or untrackable replies) when the master changed: cannot move.
     InTransaction,
@@ -64,13 +69,13 @@ pub enum CloseReason {
 }
 
 impl CloseReason {
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &'static str {
         match self {
             CloseReason::ClientClosed => "client_closed",
-            CloseReason::ClientError => "client_error",
-            CloseReason::ProtocolError => "protocol_error",
-            CloseReason::UpstreamClosed => "upstream_closed",
-            CloseReason::UpstreamError => "upstream_error",
+            CloseReason::ClientError(_) => "client_error",
+            CloseReason::ProtocolError(_) => "protocol_error",
+            CloseReason::UpstreamClosed(_) => "upstream_closed",
+            CloseReason::UpstreamError(_) => "upstream_error",
             CloseReason::MasterChanged => "master_changed",
             CloseReason::InTransaction => "in_transaction",
             CloseReason::ReplayFailed => "replay_failed",
@@ -78,6 +83,60 @@ impl CloseReason {
             CloseReason::ReplicaGone => "replica_gone",
             CloseReason::IdleTimeout => "idle_timeout",
             CloseReason::Shutdown => "shutdown",
+        }
+    }
+
+    /// The error behind the close, if one caused it.
+    pub fn cause(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CloseReason::ClientError(e) | CloseReason::UpstreamError(e) => Some(e),
+            CloseReason::UpstreamClosed(Some(e)) => Some(e),
+            CloseReason::ProtocolError(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Where a session stands with its upstream. Every connection and disconnection is a
+/// transition of this one value, so "an upstream to drain" or "a backoff while connected"
+/// cannot be expressed by mistake.
+enum Link {
+    /// No upstream. `replay`: the session had one before, so the next gets the session's
+    /// state replayed. `retry_at`: a connect or verification failed; no attempt before then.
+    Down {
+        replay: bool,
+        retry_at: Option<Instant>,
+    },
+    /// Connected to where the route sends this listener's traffic (or to a master the route
+    /// holds: written to again once it serves).
+    Up(Upstream),
+    /// The route moved away while replies were owed; they are awaited until
+    /// `since + DRAIN_TIMEOUT`, then answered as outcome-unknown.
+    Stale { up: Upstream, since: Instant },
+}
+
+impl Link {
+    fn upstream(&self) -> Option<&Upstream> {
+        match self {
+            Link::Up(up) | Link::Stale { up, .. } => Some(up),
+            Link::Down { .. } => None,
+        }
+    }
+
+    fn upstream_mut(&mut self) -> Option<&mut Upstream> {
+        match self {
+            Link::Up(up) | Link::Stale { up, .. } => Some(up),
+            Link::Down { .. } => None,
+        }
+    }
+
+    /// Leave the upstream (if any); the next one replays the session's state.
+    fn disconnect(&mut self) {
+        if !matches!(self, Link::Down { .. }) {
+            *self = Link::Down {
+                replay: true,
+                retry_at: None,
+            };
         }
     }
 }
@@ -111,7 +170,7 @@ pub struct Session {
     shared: Arc<Shared>,
     listener: Listener,
     client: TcpStream,
-    up: Option<Upstream>,
+    link: Link,
     cbuf: ReadBuf,
     ubuf: ReadBuf,
     req: Scanner,
@@ -123,14 +182,10 @@ pub struct Session {
     /// When the oldest ready command started waiting for a serving master.
     held_since: Option<Instant>,
     /// A protocol error to answer once earlier replies are out; then the session closes.
-    fatal: Option<String>,
+    fatal: Option<ProtocolError>,
     client_eof: bool,
-    /// The session had an upstream before: the next one gets its state replayed.
-    had_upstream: bool,
     /// Why the last upstream connect failed, for the error reply if the hold runs out.
     last_connect_error: Option<String>,
-    /// When a stale upstream (older generation) started draining its in-flight replies.
-    draining_since: Option<Instant>,
     /// Commands counted in sentinel_proxy_commands_held by this session.
     held_count: usize,
     /// The only command in flight, kept (a refcount, no copy) so a not-executed error reply
@@ -141,8 +196,6 @@ pub struct Session {
     resend: Option<Box<Resend>>,
     /// When the current run of resends began (bounded by hold_timeout).
     retry_since: Option<Instant>,
-    /// Try connecting upstream again at this time (after a failed connect or verification).
-    reconnect_at: Option<Instant>,
     /// When the current round trip began (nothing was in flight before it), for the latency
     /// histogram: one clock read per batch, not per command.
     round_trip_since: Option<Instant>,
@@ -155,7 +208,10 @@ impl Session {
             shared,
             listener,
             client,
-            up: None,
+            link: Link::Down {
+                replay: false,
+                retry_at: None,
+            },
             cbuf: ReadBuf::default(),
             ubuf: ReadBuf::default(),
             req: Scanner::new(Mode::Request, limits),
@@ -170,24 +226,34 @@ impl Session {
             held_since: None,
             fatal: None,
             client_eof: false,
-            had_upstream: false,
             last_connect_error: None,
-            draining_since: None,
             held_count: 0,
             single: None,
             resend: None,
             retry_since: None,
-            reconnect_at: None,
             round_trip_since: None,
         }
     }
 
     pub async fn run(mut self: Box<Self>) {
-        let reason = self.relay().await;
+        // Its own child of the stop token: polling the shared one from every session would
+        // contend on one lock.
+        let stop = self.shared.lifecycle.stop().child_token();
+        let reason = tokio::select! {
+            biased;
+            r = self.relay() => r,
+            // Wherever the session waits (a write to a client that does not read, a connect),
+            // the stop ends it there.
+            () = stop.cancelled() => CloseReason::Shutdown,
+        };
         self.held_since = None;
         self.update_held_gauge();
-        if reason != CloseReason::ClientClosed {
-            tracing::debug!(reason = reason.as_str(), "session closed");
+        match reason.cause() {
+            Some(e) => tracing::debug!(reason = reason.as_str(), error = %e, "session closed"),
+            None if !matches!(reason, CloseReason::ClientClosed) => {
+                tracing::debug!(reason = reason.as_str(), "session closed");
+            }
+            None => {}
         }
         m::session_closed(reason.as_str());
         let _ = self.client.shutdown().await;
@@ -196,7 +262,10 @@ impl Session {
     async fn relay(&mut self) -> CloseReason {
         // Kept across iterations: re-creating a watch future registers and unregisters a
         // waiter under the channel's lock on every wakeup, and re-creating a timer inserts and
-        // removes it from the timer wheel. One channel carries route changes, drain and stop.
+        // removes it from the timer wheel. The drain token is the session's own child, so
+        // waiting on it locks nothing another session uses.
+        let mut drain = std::pin::pin!(drain_signal(self.shared.lifecycle.drain()));
+        let mut draining = false;
         let mut signal = std::pin::pin!(next_signal(self.shared.route.subscribe()));
         let mut publications = self.shared.route.publications();
         let mut timer = std::pin::pin!(tokio::time::sleep(FAR_AWAY));
@@ -205,12 +274,9 @@ impl Session {
         let idle = self.shared.timeouts.client_idle;
         let mut last_input = Instant::now();
         loop {
-            // The flags and the route are checked here, once per wakeup, with plain atomic
-            // loads: the wait below polls the sockets first and may not poll the channel at all
-            // while they keep it busy.
-            if self.shared.stopping.load(Ordering::Relaxed) {
-                return CloseReason::Shutdown;
-            }
+            // The route is checked here, once per wakeup, with a plain atomic load: the wait
+            // below polls the sockets first and may not poll the channel at all while they
+            // keep it busy.
             let now_published = self.shared.route.publications();
             if now_published != publications {
                 publications = now_published;
@@ -224,7 +290,6 @@ impl Session {
             if self.client_eof && self.state.in_flight() == 0 && self.ready.bytes == 0 {
                 return CloseReason::ClientClosed;
             }
-            let draining = self.shared.draining.load(Ordering::Relaxed);
             if draining && self.at_safe_point() && !self.more_input_waiting() {
                 return CloseReason::Shutdown;
             }
@@ -237,8 +302,15 @@ impl Session {
             let idle_deadline = idle
                 .filter(|_| self.state.in_flight() == 0 && !self.state.subscribed())
                 .map(|d| last_input + d);
-            let drain_deadline = self.draining_since.map(|t| t + DRAIN_TIMEOUT);
-            let wake_at = self.reconnect_at.or(self.resend.as_ref().map(|r| r.at));
+            let drain_deadline = match &self.link {
+                Link::Stale { since, .. } => Some(*since + DRAIN_TIMEOUT),
+                _ => None,
+            };
+            let retry_at = match &self.link {
+                Link::Down { retry_at, .. } => *retry_at,
+                _ => None,
+            };
+            let wake_at = retry_at.or(self.resend.as_ref().map(|r| r.at));
             // One timer for all deadlines keeps the session small; which one fired is sorted
             // out below. It is moved only when the earliest deadline comes sooner: a later one
             // (the idle deadline moves with every input) waits for the next expiry.
@@ -259,10 +331,10 @@ impl Session {
                 self.ready.runs.shrink_if_empty();
                 self.state.expect.shrink_if_empty();
             }
-            let up = self.up.as_ref().map(|u| &u.stream);
+            let up = self.link.upstream().map(|u| &u.stream);
             let client = &self.client;
             // Sockets first, taking turns so that neither side can starve the other; then the
-            // timer, then the channel. poll_read_ready only stores the waker (readable() would
+            // timer, then the drain, then the channel. poll_read_ready only stores the waker (readable() would
             // link a waiter into the socket's list and out again on every wakeup).
             let event = std::future::poll_fn(|cx| {
                 use std::future::Future;
@@ -283,14 +355,17 @@ impl Session {
                 if armed.is_some() && timer.as_mut().poll(cx).is_ready() {
                     return Poll::Ready(Event::Timer);
                 }
+                if !draining && drain.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Event::Draining);
+                }
                 signal.as_mut().poll(cx).map(Event::Signal)
             })
             .await;
             client_first = !client_first;
             match event {
                 Event::Client(r) => {
-                    if r.is_err() {
-                        return CloseReason::ClientError;
+                    if let Err(e) = r {
+                        return CloseReason::ClientError(e);
                     }
                     self.cbuf.reserve_for_read();
                     match read_now(&mut self.client, &mut self.cbuf) {
@@ -300,18 +375,21 @@ impl Session {
                             m::handles().bytes_from_clients.increment(n as u64);
                             if let Err(e) = self.scan_requests() {
                                 m::handles().client_protocol_errors.increment(1);
-                                self.fatal = Some(format!("-ERR Protocol error: {e}\r\n"));
+                                self.fatal = Some(e);
                             }
                         }
                         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                        Err(_) => return CloseReason::ClientError,
+                        Err(e) => return CloseReason::ClientError(e),
                     }
                 }
                 Event::Upstream(r) => {
                     let result = match r {
                         Ok(()) => {
                             self.ubuf.reserve_for_read();
-                            let up = self.up.as_mut().expect("polled only with an upstream");
+                            let up = self
+                                .link
+                                .upstream_mut()
+                                .expect("polled only with an upstream");
                             read_now(&mut up.stream, &mut self.ubuf)
                         }
                         Err(e) => Err(e),
@@ -323,26 +401,34 @@ impl Session {
                             }
                         }
                         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                        _ => {
-                            if let Err(r) = Box::pin(self.upstream_lost()).await {
+                        Ok(_) => {
+                            if let Err(r) = Box::pin(self.upstream_lost(None)).await {
+                                return r;
+                            }
+                        }
+                        Err(e) => {
+                            if let Err(r) = Box::pin(self.upstream_lost(Some(e))).await {
                                 return r;
                             }
                         }
                     }
                 }
                 Event::Signal(rx) => {
-                    // What changed (route, drain, stop) is read at the top of the loop.
+                    // What changed is read at the top of the loop.
                     signal.set(next_signal(rx));
                 }
+                Event::Draining => draining = true,
                 Event::Timer => {
                     armed = None;
                     let now = Instant::now();
                     let passed = |d: Option<Instant>| d.is_some_and(|d| d <= now);
                     if passed(wake_at) {
-                        self.reconnect_at = None;
+                        if let Link::Down { retry_at, .. } = &mut self.link {
+                            *retry_at = None;
+                        }
                     }
                     if passed(drain_deadline) {
-                        if let Err(r) = Box::pin(self.fail_in_flight()).await {
+                        if let Err(r) = Box::pin(self.fail_in_flight(None)).await {
                             return r;
                         }
                     }
@@ -378,7 +464,7 @@ impl Session {
                 m::handles().bytes_from_clients.increment(n as u64);
                 if let Err(e) = self.scan_requests() {
                     m::handles().client_protocol_errors.increment(1);
-                    self.fatal = Some(format!("-ERR Protocol error: {e}\r\n"));
+                    self.fatal = Some(e);
                 }
                 true
             }
@@ -426,7 +512,7 @@ impl Session {
         let wants_upstream = self.ready.bytes > 0
             || (self.req.scanned() >= STREAM_AFTER && self.req.mid_frame())
             // A subscriber sends nothing, yet must be resubscribed on the new master.
-            || (self.up.is_none() && self.state.subscribed())
+            || (self.link.upstream().is_none() && self.state.subscribed())
             || self.resend.is_some();
         if wants_upstream {
             match self.upstream_for_write().await? {
@@ -447,18 +533,18 @@ impl Session {
             }
         }
         self.update_held_gauge();
-        if let Some(err) = &self.fatal {
-            if self.ready.bytes == 0 && self.state.in_flight() == 0 {
-                let _ = self.client.write_all(err.as_bytes()).await;
-                return Err(CloseReason::ProtocolError);
-            }
+        if self.fatal.is_some() && self.ready.bytes == 0 && self.state.in_flight() == 0 {
+            let err = self.fatal.take().expect("checked");
+            let reply = format!("-ERR Protocol error: {err}\r\n");
+            let _ = self.client.write_all(reply.as_bytes()).await;
+            return Err(CloseReason::ProtocolError(err));
         }
         Ok(())
     }
 
     /// Make sure there is an upstream that may be written to now. Ok(false): wait (hold).
     async fn upstream_for_write(&mut self) -> Result<bool, CloseReason> {
-        if let Some(up) = &self.up {
+        if let Some(up) = self.link.upstream() {
             if up.writable_now(&self.shared.route) {
                 return Ok(true);
             }
@@ -467,28 +553,33 @@ impl Session {
                 return Ok(false);
             }
             // Stale and quiet: leave it and move to the current route.
-            self.up = None;
-            self.draining_since = None;
+            self.link.disconnect();
         }
         let Some(target) = upstream::pick(&self.shared, self.listener) else {
             return Ok(false);
         };
-        if self.reconnect_at.is_some() {
+        let Link::Down {
+            replay,
+            retry_at: None,
+        } = self.link
+        else {
             return Ok(false);
-        }
+        };
         match Box::pin(Upstream::connect(target, &self.shared)).await {
             Ok(up) => {
-                self.up = Some(up);
+                self.link = Link::Up(up);
                 self.last_connect_error = None;
                 self.rep.reset();
-                if self.had_upstream {
+                if replay {
                     match Box::pin(self.replay()).await {
                         Ok(()) => {}
                         Err(CloseReason::NotMaster) => {
                             // Connected to a dying or demoted node: nothing was sent; wait.
-                            self.up = None;
+                            self.link = Link::Down {
+                                replay: true,
+                                retry_at: Some(Instant::now() + RECONNECT_BACKOFF),
+                            };
                             self.ubuf.clear();
-                            self.reconnect_at = Some(Instant::now() + RECONNECT_BACKOFF);
                             return Ok(false);
                         }
                         Err(r) => return Err(r),
@@ -499,14 +590,16 @@ impl Session {
                         .migrated
                         .fetch_add(1, Ordering::Relaxed);
                 }
-                self.had_upstream = true;
                 Ok(true)
             }
             Err(e) => {
                 m::handles().upstream_connect_errors.increment(1);
                 tracing::debug!(error = %e, "cannot connect upstream; holding");
                 self.last_connect_error = Some(e.to_string());
-                self.reconnect_at = Some(Instant::now() + RECONNECT_BACKOFF);
+                self.link = Link::Down {
+                    replay,
+                    retry_at: Some(Instant::now() + RECONNECT_BACKOFF),
+                };
                 Ok(false)
             }
         }
@@ -524,7 +617,7 @@ impl Session {
     /// The route changed: a session bound to an old master moves (now, or once its in-flight
     /// replies are in) or, when it cannot be moved, is closed.
     fn on_route_change(&mut self) -> Result<(), CloseReason> {
-        let Some(up) = &self.up else {
+        let Some(up) = self.link.upstream() else {
             return Ok(());
         };
         let Some(reason) = up.still_routed(&self.shared.route) else {
@@ -535,41 +628,52 @@ impl Session {
                 .failover_stats
                 .closed
                 .fetch_add(1, Ordering::Relaxed);
-            return Err(if reason == CloseReason::MasterChanged {
+            return Err(if matches!(reason, CloseReason::MasterChanged) {
                 CloseReason::InTransaction
             } else {
                 reason
             });
         }
         if self.state.in_flight() == 0 {
-            self.up = None;
-        } else if self.draining_since.is_none() {
-            self.draining_since = Some(Instant::now());
+            self.link.disconnect();
+        } else if let Link::Up(_) = self.link {
+            let Link::Up(up) = std::mem::replace(
+                &mut self.link,
+                Link::Down {
+                    replay: true,
+                    retry_at: None,
+                },
+            ) else {
+                unreachable!("matched above")
+            };
+            self.link = Link::Stale {
+                up,
+                since: Instant::now(),
+            };
         }
         Ok(())
     }
 
     /// The upstream closed or failed. Replies still owed get an outcome-unknown error; the
     /// session stays and moves on with its next command.
-    async fn upstream_lost(&mut self) -> Result<(), CloseReason> {
-        tracing::debug!(target_node = ?self.up.as_ref().map(|u| u.target.clone()), "upstream lost");
+    async fn upstream_lost(&mut self, error: Option<std::io::Error>) -> Result<(), CloseReason> {
+        tracing::debug!(target_node = ?self.link.upstream().map(|u| u.target.clone()), error = ?error, "upstream lost");
         if !self.movable() || self.rep.mid_frame() {
-            return Err(CloseReason::UpstreamClosed);
+            return Err(CloseReason::UpstreamClosed(error));
         }
-        self.fail_in_flight().await
+        self.fail_in_flight(error).await
     }
 
     /// Answer every in-flight command with an error saying its outcome is unknown, then drop
-    /// the upstream.
-    async fn fail_in_flight(&mut self) -> Result<(), CloseReason> {
+    /// the upstream (`error`: why it was lost, if it failed).
+    async fn fail_in_flight(&mut self, error: Option<std::io::Error>) -> Result<(), CloseReason> {
         if self.rep.mid_frame() {
             // Half a reply already reached the client: the stream cannot be repaired.
-            return Err(CloseReason::UpstreamClosed);
+            return Err(CloseReason::UpstreamClosed(error));
         }
         let n = self.state.in_flight();
         self.state.expect.clear();
-        self.up = None;
-        self.draining_since = None;
+        self.link.disconnect();
         self.ubuf.clear();
         self.rep.reset();
         if n == 0 {
@@ -601,7 +705,7 @@ impl Session {
         let (credentials, rest, rest_due) = self.state.replay_frames();
         let role_at = credentials.len();
         let due = role_at + 1 + rest_due;
-        let up = self.up.as_mut().expect("just connected");
+        let up = self.link.upstream_mut().expect("just connected");
         let expected_role: &[u8] = match up.target {
             upstream::Target::Master { .. } => b"MASTER",
             upstream::Target::Replica { .. } => b"SLAVE",
@@ -648,13 +752,13 @@ impl Session {
                         }
                     }
                     Ok(Scan::Incomplete) => break,
-                    Err(_) => return Err(CloseReason::UpstreamError),
+                    Err(e) => return Err(CloseReason::UpstreamError(invalid_data(e))),
                 }
             }
             if answered == due {
                 break;
             }
-            let up = self.up.as_mut().expect("just connected");
+            let up = self.link.upstream_mut().expect("just connected");
             self.ubuf.reserve_for_read();
             match tokio::time::timeout_at(deadline, up.stream.read_buf(&mut *self.ubuf)).await {
                 Ok(Ok(n)) if n > 0 => {}
@@ -717,7 +821,10 @@ impl Session {
             .listener(self.listener)
             .commands
             .increment(commands as u64);
-        let up = self.up.as_mut().expect("checked by upstream_for_write");
+        let up = self
+            .link
+            .upstream_mut()
+            .expect("checked by upstream_for_write");
         up.write(&self.shared.route, &chunk).await
     }
 
@@ -735,7 +842,10 @@ impl Session {
         }
         let chunk = self.cbuf.split_to(n).freeze();
         self.req.consume(n);
-        let up = self.up.as_mut().expect("checked by upstream_for_write");
+        let up = self
+            .link
+            .upstream_mut()
+            .expect("checked by upstream_for_write");
         up.write(&self.shared.route, &chunk).await
     }
 
@@ -778,7 +888,7 @@ impl Session {
                 Err(e) => {
                     m::handles().upstream_protocol_errors.increment(1);
                     tracing::warn!(error = %e, "upstream sent malformed RESP; closing the session");
-                    return Err(CloseReason::UpstreamError);
+                    return Err(CloseReason::UpstreamError(invalid_data(e)));
                 }
             }
         }
@@ -806,7 +916,7 @@ impl Session {
             self.client
                 .write_all(&self.ubuf[..total])
                 .await
-                .map_err(|_| CloseReason::ClientError)?;
+                .map_err(CloseReason::ClientError)?;
             bytes::Buf::advance(&mut *self.ubuf, total);
         }
         Ok(())
@@ -836,7 +946,10 @@ impl Session {
         }
         self.single = Some((frame.clone(), head));
         m::handles().commands_retried.increment(1);
-        let up = self.up.as_mut().expect("checked by upstream_for_write");
+        let up = self
+            .link
+            .upstream_mut()
+            .expect("checked by upstream_for_write");
         up.write(&self.shared.route, &frame).await?;
         Ok(true)
     }
@@ -846,7 +959,7 @@ impl Session {
         self.client
             .write_all(data)
             .await
-            .map_err(|_| CloseReason::ClientError)
+            .map_err(CloseReason::ClientError)
     }
 
     /// The hold lasted too long: every waiting command gets an error reply, in order.
@@ -883,6 +996,11 @@ impl Session {
     }
 }
 
+/// A malformed reply as the I/O error it is for the session.
+fn invalid_data(e: ProtocolError) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, e)
+}
+
 fn fmt_secs(d: Duration) -> String {
     format!("{:.1}s", d.as_secs_f64())
 }
@@ -894,6 +1012,13 @@ enum Event {
     Timer,
     /// The route channel fired; its receiver, to wait on it again.
     Signal(watch::Receiver<u64>),
+    /// A graceful shutdown began: close at the next safe point.
+    Draining,
+}
+
+/// Completes when the drain begins (or the stop, which cancels the drain).
+fn drain_signal(drain: &CancellationToken) -> tokio_util::sync::WaitForCancellationFutureOwned {
+    drain.child_token().cancelled_owned()
 }
 
 /// The next wakeup on the route channel, owning its receiver so the future can live across
@@ -940,7 +1065,6 @@ mod tests {
     #[tokio::test]
     async fn idle_session_fits_the_memory_budget() {
         let (_w, r) = crate::route::table();
-        let (_tx, rx) = tokio::sync::watch::channel(false);
         let shared = Arc::new(Shared {
             route: r,
             scan_limits: Default::default(),
@@ -952,12 +1076,9 @@ mod tests {
             max_clients: 1,
             clients: Default::default(),
             replica_load: Default::default(),
-            shutdown: rx.clone(),
             failover_stats: Default::default(),
             client_allow: Vec::new(),
-            drain: rx,
-            draining: Default::default(),
-            stopping: Default::default(),
+            lifecycle: crate::lifecycle::Lifecycle::new(),
         });
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();

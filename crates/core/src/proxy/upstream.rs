@@ -154,9 +154,9 @@ impl Upstream {
                     // idle session's task, and a waiter node would make it ~100 bytes larger.
                     std::future::poll_fn(|cx| self.stream.poll_write_ready(cx))
                         .await
-                        .map_err(|_| CloseReason::UpstreamError)?;
+                        .map_err(CloseReason::UpstreamError)?;
                 }
-                Err(_) => return Err(CloseReason::UpstreamError),
+                Err(e) => return Err(CloseReason::UpstreamError(e)),
             }
         }
         Ok(())
