@@ -26,13 +26,17 @@ case $SANITIZER in
   *) san=(-s "$SANITIZER") ;;
 esac
 for t in "${targets[@]}"; do
-  case $t in haproxy_cfg) dict=fuzz/dict/haproxy.dict ;; *) dict=fuzz/dict/resp.dict ;; esac
+  # haproxy_cfg also starts from the chart renders the reader's tests use (kept in one place).
+  case $t in
+    haproxy_cfg) dict=fuzz/dict/haproxy.dict; seeds=("fuzz/seeds/$t" crates/haproxy/tests/fixtures) ;;
+    *) dict=fuzz/dict/resp.dict; seeds=("fuzz/seeds/$t") ;;
+  esac
   mkdir -p "fuzz/corpus/$t" "fuzz/artifacts/$t"
   echo "== $t: $RUNS runs, sanitizer $SANITIZER (log: $LOGS/$t-$SANITIZER.log)"
   # What was fuzzed: the commit, and a digest of the fuzzed sources (others may have them edited).
-  echo "   code: $(git rev-parse --short HEAD 2>/dev/null || echo '?'), src/resp + crates/haproxy/src/cfg.rs sha256 $(cat crates/core/src/resp/*.rs crates/haproxy/src/cfg.rs | sha256sum | cut -c1-12)"
+  echo "   code: $(git rev-parse --short HEAD 2>/dev/null || echo '?'), src/resp + crates/haproxy/src/cfg sha256 $(cat crates/core/src/resp/*.rs crates/haproxy/src/cfg/*.rs | sha256sum | cut -c1-12)"
   start=$(date +%s)
-  nice -n 10 cargo fuzz run -O -a "${san[@]}" "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
+  nice -n 10 cargo fuzz run -O -a "${san[@]}" "$t" "fuzz/corpus/$t" "${seeds[@]}" -- \
     -runs="$RUNS" -max_len=4096 -rss_limit_mb=1024 -timeout=5 -dict="$dict" \
     -print_final_stats=1 >"$LOGS/$t-$SANITIZER.log" 2>&1 || { echo "   FAILED, see $LOGS/$t-$SANITIZER.log"; continue; }
   echo "   $(( $(date +%s) - start )) s; $(grep -E '^#[0-9]+[[:space:]]+DONE' "$LOGS/$t-$SANITIZER.log" | tail -1)"

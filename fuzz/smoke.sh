@@ -21,9 +21,13 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 status=0
 for t in request_scanner reply_scanner reply_differential haproxy_cfg; do
-  case $t in haproxy_cfg) dict=fuzz/dict/haproxy.dict ;; *) dict=fuzz/dict/resp.dict ;; esac
+  # haproxy_cfg also starts from the chart renders the reader's tests use (kept in one place).
+  case $t in
+    haproxy_cfg) dict=fuzz/dict/haproxy.dict; seeds=("fuzz/seeds/$t" crates/haproxy/tests/fixtures) ;;
+    *) dict=fuzz/dict/resp.dict; seeds=("fuzz/seeds/$t") ;;
+  esac
   mkdir -p "$tmp/$t" "fuzz/artifacts/$t"
-  if cargo fuzz run "${flags[@]}" "$t" "$tmp/$t" "fuzz/seeds/$t" -- \
+  if cargo fuzz run "${flags[@]}" "$t" "$tmp/$t" "${seeds[@]}" -- \
       -max_total_time="$SECS" -max_len=4096 -rss_limit_mb=1024 -timeout=5 -dict="$dict" \
       -print_final_stats=1 >"$tmp/$t.log" 2>&1; then
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$tmp/$t.log")

@@ -39,12 +39,17 @@ impl Rng {
     }
 }
 
-fn read_dir(dir: &Path) -> Vec<Vec<u8>> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
+/// The files of `dirs`, in the order of their names.
+fn read_dirs(dirs: &[&Path]) -> Vec<Vec<u8>> {
+    let mut files: Vec<_> = dirs
+        .iter()
+        .flat_map(|dir| {
+            std::fs::read_dir(dir)
+                .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+                .map(|e| e.unwrap().path())
+        })
         .collect();
-    files.sort();
+    files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
     files.iter().map(|f| std::fs::read(f).unwrap()).collect()
 }
 
@@ -135,41 +140,56 @@ fn mutate(rng: &mut Rng, input: &mut Vec<u8>, dict: &[Vec<u8>], seeds: &[Vec<u8>
     input.truncate(MAX_LEN);
 }
 
-/// Run `check` on every seed and on `MUTATIONS` mutations; a failing input is saved under
-/// `target/fuzz-smoke/` and shown, so it can be replayed with `cargo fuzz run <target> <file>`.
+/// The seeds of a fuzz target: `fuzz/seeds/<target>`, and for `haproxy_cfg` the chart renders
+/// that the reader's own tests use (`crates/haproxy/tests/fixtures`, kept in one place).
+fn seeds(target: &str) -> Vec<Vec<u8>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let own = root.join("fuzz/seeds").join(target);
+    let fixtures = root.join("crates/haproxy/tests/fixtures");
+    if target == "haproxy_cfg" {
+        read_dirs(&[&own, &fixtures])
+    } else {
+        read_dirs(&[&own])
+    }
+}
+
+/// Runs `check` on `input`; when it panics, the input is saved under `target/fuzz-smoke/` and
+/// shown, so it can be replayed with `cargo fuzz run <target> <file>`.
+fn run(target: &str, check: &dyn Fn(&[u8]), input: &[u8], what: &str) {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(input)));
+    if let Err(panic) = result {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fuzz-smoke");
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join(format!("{target}-crash"));
+        std::fs::write(&file, input).unwrap();
+        let why = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        panic!(
+            "{target}: {what} broke an invariant: {why}\ninput ({} bytes) saved as {}: {:?}",
+            input.len(),
+            file.display(),
+            String::from_utf8_lossy(input)
+        );
+    }
+}
+
+/// Run `check` on every seed and on `MUTATIONS` mutations.
 fn smoke(target: &str, dict: &str, check: impl Fn(&[u8])) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let seeds = read_dir(&root.join("fuzz/seeds").join(target));
+    let seeds = seeds(target);
     let dict = dictionary(&root.join("fuzz/dict").join(dict));
-    let run = |input: &[u8], what: &str| {
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(input)));
-        if let Err(panic) = result {
-            let dir = root.join("target/fuzz-smoke");
-            std::fs::create_dir_all(&dir).unwrap();
-            let file = dir.join(format!("{target}-crash"));
-            std::fs::write(&file, input).unwrap();
-            let why = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            panic!(
-                "{target}: {what} broke an invariant: {why}\ninput ({} bytes) saved as {}: {:?}",
-                input.len(),
-                file.display(),
-                String::from_utf8_lossy(input)
-            );
-        }
-    };
     for (i, seed) in seeds.iter().enumerate() {
-        run(seed, &format!("seed {i}"));
+        run(target, &check, seed, &format!("seed {i}"));
     }
     // A fixed seed per target: a failure reproduces on every run.
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ target.len() as u64 ^ (seeds.len() as u64) << 32);
     for n in 0..MUTATIONS {
         let mut input = seeds[rng.below(seeds.len())].clone();
         mutate(&mut rng, &mut input, &dict, &seeds);
-        run(&input, &format!("mutation {n}"));
+        run(target, &check, &input, &format!("mutation {n}"));
     }
 }
 
@@ -195,6 +215,64 @@ fn reply_differential() {
 #[test]
 fn haproxy_cfg() {
     smoke("haproxy_cfg", "haproxy.dict", haproxy::check);
+}
+
+/// haproxy.cfg texts that byte mutations seldom reach: the seeds' own lines shuffled, bytes
+/// from a config-ish alphabet, and seeds with a few lines cut short.
+#[test]
+fn haproxy_cfg_line_shuffles() {
+    let texts: Vec<String> = seeds("haproxy_cfg")
+        .iter()
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect();
+    let pool: Vec<&str> = texts.iter().flat_map(|t| t.lines()).collect();
+    let alphabet: &[u8] = b" \t\n\r\\\"'#${}[]*-:,@/.0123456789abcdefxAUTHSENTINEL";
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    for round in 0..3000 {
+        let text = match round % 3 {
+            // Random bytes from the alphabet (and some arbitrary bytes).
+            0 => {
+                let n = rng.below(400);
+                let bytes: Vec<u8> = (0..n)
+                    .map(|_| {
+                        if rng.below(10) == 0 {
+                            rng.next() as u8
+                        } else {
+                            alphabet[rng.below(alphabet.len())]
+                        }
+                    })
+                    .collect();
+                String::from_utf8_lossy(&bytes).into_owned()
+            }
+            // Shuffled real lines.
+            1 => (0..rng.below(120))
+                .map(|_| pool[rng.below(pool.len())])
+                .collect::<Vec<_>>()
+                .join("\n"),
+            // Real configs with one to three lines cut and one byte appended.
+            _ => {
+                let base = &texts[rng.below(texts.len())];
+                let mut lines: Vec<String> = base.lines().map(str::to_string).collect();
+                for _ in 0..1 + rng.below(3) {
+                    let i = rng.below(lines.len());
+                    let l = &mut lines[i];
+                    let mut cut = rng.below(l.len() + 1).min(l.len());
+                    while !l.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    l.truncate(cut);
+                    l.push(alphabet[rng.below(alphabet.len())] as char);
+                }
+                lines.join("\n")
+            }
+        };
+        run(
+            "haproxy_cfg",
+            &haproxy::check,
+            text.as_bytes(),
+            &format!("line shuffle {round}"),
+        );
+    }
 }
 
 /// The harness itself: the mutator stays within the campaign's length bound and the dictionary

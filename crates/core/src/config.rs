@@ -450,36 +450,139 @@ fn explain_config_error(e: config::ConfigError) -> String {
     }
 }
 
+/// The unit of a duration: the suffix after its number, or what a bare number means in
+/// [`parse_duration_with_unit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DurationUnit {
+    /// `us`
+    Micros,
+    /// `ms`
+    Millis,
+    /// `s`
+    Secs,
+    /// `m`
+    Mins,
+    /// `h`
+    Hours,
+    /// `d`
+    Days,
+}
+
+impl DurationUnit {
+    /// HAProxy's time units; the configuration file and the environment take a subset.
+    const ALL: [DurationUnit; 6] = [
+        DurationUnit::Micros,
+        DurationUnit::Millis,
+        DurationUnit::Secs,
+        DurationUnit::Mins,
+        DurationUnit::Hours,
+        DurationUnit::Days,
+    ];
+
+    fn suffix(self) -> &'static str {
+        match self {
+            DurationUnit::Micros => "us",
+            DurationUnit::Millis => "ms",
+            DurationUnit::Secs => "s",
+            DurationUnit::Mins => "m",
+            DurationUnit::Hours => "h",
+            DurationUnit::Days => "d",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            DurationUnit::Micros => "microseconds",
+            DurationUnit::Millis => "milliseconds",
+            DurationUnit::Secs => "seconds",
+            DurationUnit::Mins => "minutes",
+            DurationUnit::Hours => "hours",
+            DurationUnit::Days => "days",
+        }
+    }
+
+    /// `n` of this unit, `None` when that does not fit a `Duration` (checked, so that a huge
+    /// value is refused instead of wrapping round to a short one).
+    fn times(self, n: u64) -> Option<Duration> {
+        let secs = |per: u64| n.checked_mul(per).map(Duration::from_secs);
+        match self {
+            DurationUnit::Micros => Some(Duration::from_micros(n)),
+            DurationUnit::Millis => Some(Duration::from_millis(n)),
+            DurationUnit::Secs => Some(Duration::from_secs(n)),
+            DurationUnit::Mins => secs(60),
+            DurationUnit::Hours => secs(3600),
+            DurationUnit::Days => secs(86_400),
+        }
+    }
+}
+
+/// The units of the file and the environment: `us` and `d` would be new spellings there, and
+/// the documented set (README) is these four.
+const CONFIG_UNITS: [DurationUnit; 4] = [
+    DurationUnit::Millis,
+    DurationUnit::Secs,
+    DurationUnit::Mins,
+    DurationUnit::Hours,
+];
+
 /// Parse `500ms`, `2s`, `1m`, `1h`; a bare number is refused because its unit would be a guess.
 pub fn parse_duration(key: &str, s: &str) -> Result<Duration, ConfigError> {
-    let s = s.trim();
+    duration_in(key, s.trim(), &CONFIG_UNITS, None)
+}
+
+/// The duration grammar, HAProxy's time syntax: a whole number and a unit `us`, `ms`, `s`, `m`,
+/// `h` or `d`; a bare number is in `default_unit` (HAProxy: milliseconds), or refused when that
+/// is `None`. Nothing else is allowed around it (HAProxy refuses `4 s`), and a value too large
+/// for a `Duration` is an error naming `key`, never wrapped or saturated.
+pub fn parse_duration_with_unit(
+    key: &str,
+    s: &str,
+    default_unit: Option<DurationUnit>,
+) -> Result<Duration, ConfigError> {
+    duration_in(key, s, &DurationUnit::ALL, default_unit)
+}
+
+fn duration_in(
+    key: &str,
+    s: &str,
+    units: &[DurationUnit],
+    default_unit: Option<DurationUnit>,
+) -> Result<Duration, ConfigError> {
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().map_err(|_| {
-        ConfigError::invalid(
+    let (num, suffix) = s.split_at(split);
+    if num.is_empty() {
+        return Err(ConfigError::invalid(
             key,
             format!("'{s}' is not a duration; write e.g. 500ms, 2s, 1m"),
-        )
-    })?;
-    let d = match unit {
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n * 60),
-        "h" => Duration::from_secs(n * 3600),
-        "" => {
-            return Err(ConfigError::invalid(
-                key,
-                format!("'{s}' has no unit; write {s}ms or {s}s"),
-            ))
-        }
-        other => {
-            return Err(ConfigError::invalid(
-                key,
-                format!("unknown unit '{other}' in '{s}'; use ms, s, m or h"),
-            ))
+        ));
+    }
+    let too_large = || ConfigError::invalid(key, format!("'{s}' is too large for a duration"));
+    // Only digits: parsing fails on overflow alone.
+    let n: u64 = num.parse().map_err(|_| too_large())?;
+    let unit = if suffix.is_empty() {
+        default_unit.ok_or_else(|| {
+            ConfigError::invalid(key, format!("'{s}' has no unit; write {s}ms or {s}s"))
+        })?
+    } else {
+        match units.iter().find(|u| u.suffix() == suffix) {
+            Some(u) => *u,
+            None => {
+                let names: Vec<&str> = units.iter().map(|u| u.suffix()).collect();
+                let (last, rest) = names.split_last().unwrap_or((&"", &[]));
+                let bare = default_unit
+                    .map(|u| format!(" (a bare number is in {})", u.name()))
+                    .unwrap_or_default();
+                return Err(ConfigError::invalid(
+                    key,
+                    format!(
+                        "unknown unit '{suffix}' in '{s}'; use {} or {last}{bare}",
+                        rest.join(", ")
+                    ),
+                ));
+            }
         }
     };
-    Ok(d)
+    unit.times(n).ok_or_else(too_large)
 }
 
 fn parse_listen(key: &str, s: &str) -> Result<SocketAddr, ConfigError> {
@@ -926,6 +1029,72 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("not both"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_durations_are_refused_naming_the_key() {
+        // The file and the environment (`parse_duration`).
+        let invalid = |r: Result<Config, ConfigError>| match r {
+            Err(ConfigError::Invalid { key, message }) => (key, message),
+            Err(ConfigError::Parse { message, .. }) => ("<file>".to_string(), message),
+            other => panic!("{other:?}"),
+        };
+        for value in [
+            "9999999999999999h",
+            "18446744073709551615m",
+            "99999999999999999999ms",
+        ] {
+            let (key, message) = invalid(Config::load(
+                None,
+                &env(&[("SENTINEL_PROXY_HOLD_TIMEOUT", value)]),
+            ));
+            assert_eq!(key, "hold_timeout", "{value}: {message}");
+            assert!(message.contains("too large"), "{value}: {message}");
+            let f = write_file(&format!("role_interval = \"{value}\"\n"));
+            let (key, message) = invalid(Config::load(Some(f.path()), &env(&[])));
+            assert_eq!(key, "role_interval", "{value}: {message}");
+            assert!(message.contains("too large"), "{value}: {message}");
+        }
+        // The largest value that fits is taken as written.
+        let max_h = u64::MAX / 3600;
+        assert_eq!(
+            parse_duration("hold_timeout", &format!("{max_h}h")).unwrap(),
+            Duration::from_secs(max_h * 3600)
+        );
+        let e = parse_duration("hold_timeout", &format!("{}h", max_h + 1)).unwrap_err();
+        assert!(e.to_string().starts_with("hold_timeout: "), "{e}");
+
+        // The HAProxy form (a bare number is milliseconds, `us` and `d` exist).
+        let haproxy =
+            |s: &str| parse_duration_with_unit("timeout client", s, Some(DurationUnit::Millis));
+        for value in [
+            "9999999999999999h",
+            "99999999999999999999",
+            "213503982334602d",
+            "307445734561825861m",
+        ] {
+            match haproxy(value) {
+                Err(ConfigError::Invalid { key, message }) => {
+                    assert_eq!(key, "timeout client", "{value}");
+                    assert!(message.contains("too large"), "{value}: {message}");
+                }
+                other => panic!("{value}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            haproxy("18446744073709551615us").unwrap(),
+            Duration::from_micros(u64::MAX)
+        );
+        assert_eq!(haproxy("2000").unwrap(), Duration::from_secs(2));
+        assert_eq!(haproxy("1d").unwrap(), Duration::from_secs(86_400));
+        assert!(haproxy(" 4s").is_err() && haproxy("4 s").is_err());
+        // The file keeps its own units and its refusal of bare numbers.
+        assert!(parse_duration("hold_timeout", "1d").is_err());
+        assert!(parse_duration("hold_timeout", "2000").is_err());
+        assert_eq!(
+            parse_duration("hold_timeout", " 2s ").unwrap(),
+            Duration::from_secs(2)
+        );
     }
 
     #[test]

@@ -443,72 +443,8 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    /// The chart's template (DandyDeveloper/charts redis-ha, `config-haproxy.cfg`) rendered for
-    /// release `prod`, 3 replicas, auth and sentinel auth on, readOnly and metrics on, IPv6 on
-    /// (copied from haproxy_cfg.rs' tests).
-    use crate::cfg::tests::CHART_FULL;
-
-    /// The render Argo CD ships (IPv6 off, auth on, sentinel auth off, metrics on, no readOnly,
-    /// timeouts 6m, `global maxconn 4096`), with the bind lines' trailing blanks.
-    const CHART_ARGOCD: &str = "defaults REDIS
-  mode tcp
-  timeout connect 4s
-  timeout server 6m
-  timeout client 6m
-  timeout check 2s
-
-listen health_check_http_url
-  bind :8888  \n  mode http
-  monitor-uri /healthz
-  option      dontlognull
-backend check_if_redis_is_master_0
-  mode tcp
-  option tcp-check
-  tcp-check connect
-  tcp-check send PING\\r\\n
-  tcp-check expect string +PONG
-  tcp-check send SENTINEL\\ get-master-addr-by-name\\ argocd\\r\\n
-  tcp-check expect string 10.96.10.1
-  tcp-check send QUIT\\r\\n
-  server R0 argocd-redis-ha-announce-0:26379 check inter 3s
-  server R1 argocd-redis-ha-announce-1:26379 check inter 3s
-  server R2 argocd-redis-ha-announce-2:26379 check inter 3s
-frontend ft_redis_master
-  bind :6379 \n  use_backend bk_redis_master
-backend bk_redis_master
-  mode tcp
-  option tcp-check
-  tcp-check connect
-  tcp-check send \"AUTH ${AUTH}\"\\r\\n
-  tcp-check expect string +OK
-  tcp-check send info\\ replication\\r\\n
-  tcp-check expect string role:master
-  use-server R0 if { srv_is_up(R0) } { nbsrv(check_if_redis_is_master_0) ge 2 }
-  server R0 argocd-redis-ha-announce-0:6379 check inter 3s fall 1 rise 1
-  server R1 argocd-redis-ha-announce-1:6379 check inter 3s fall 1 rise 1
-  server R2 argocd-redis-ha-announce-2:6379 check inter 3s fall 1 rise 1
-frontend stats
-  mode http
-  bind :9101 \n  http-request use-service prometheus-exporter if { path /metrics }
-  stats enable
-# Additional configuration
-global
-  maxconn 4096
-
-";
-
-    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |k| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.to_string())
-        }
-    }
-
-    fn no_env(_: &str) -> Option<String> {
-        None
-    }
+    /// The chart's renders and environment helpers, shared with cfg's tests.
+    use crate::cfg::tests::{env_of, no_env, CHART_ARGOCD, CHART_FULL};
 
     fn convert_text(text: &str, env: &dyn Fn(&str) -> Option<String>) -> (Config, Vec<String>) {
         let h = cfg::parse(text, env).unwrap_or_else(|e| panic!("{e}"));
