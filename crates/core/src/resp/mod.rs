@@ -36,6 +36,8 @@
 //! ```
 
 pub mod args;
+mod frame;
+mod numbers;
 pub mod scanner;
 mod split;
 #[cfg(test)]
