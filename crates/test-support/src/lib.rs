@@ -76,6 +76,19 @@ pub async fn proxy(config: Config) -> Running {
     p
 }
 
+/// A proxy for `lab` with the replica port open too; returns once it routes to a confirmed
+/// master and to every replica of the lab (the route learns healthy replicas shortly after).
+pub async fn proxy_with_replica_port(lab: &Lab) -> Running {
+    let mut config = config_for(lab);
+    config.replica_listen = Some("127.0.0.1:0".parse().unwrap());
+    let p = proxy(config).await;
+    eventually("every replica healthy in the route", || async {
+        (p.route().load().replicas.len() == lab.opts.replicas).then_some(())
+    })
+    .await;
+    p
+}
+
 pub async fn wait_serving(p: &Running) -> SocketAddr {
     let r = tokio::time::timeout(
         PATIENCE,
@@ -97,6 +110,49 @@ pub async fn wait_new_master(p: &Running, gen: u64) -> SocketAddr {
     .await
     .expect("the proxy routes to a new master");
     r.master.as_ref().unwrap().addr
+}
+
+/// When and where the proxy routed to a new master (see [`next_master`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Published {
+    /// Unix time, comparable with MONITOR's timestamps ([`now_secs`]).
+    pub wall: f64,
+    pub at: std::time::Instant,
+    pub master: SocketAddr,
+}
+
+/// Start watching, before a fault, for the next route that serves a master of a newer
+/// generation than now; the task ends with when (wall clock and instant) it was published.
+pub fn next_master(p: &Running) -> tokio::task::JoinHandle<Published> {
+    let gen = p.route().generation();
+    let route = p.route().clone();
+    tokio::spawn(async move {
+        let r = route
+            .wait_for(|r| r.generation > gen && r.serving_master().is_some())
+            .await;
+        Published {
+            wall: now_secs(),
+            at: std::time::Instant::now(),
+            master: r.master.as_ref().unwrap().addr,
+        }
+    })
+}
+
+/// Wait (up to [`PATIENCE`]) for a [`next_master`] watch to end.
+pub async fn published(watch: tokio::task::JoinHandle<Published>) -> Published {
+    tokio::time::timeout(PATIENCE, watch)
+        .await
+        .expect("the route moves to a new master")
+        .expect("the route watch")
+}
+
+/// Every redis node of `lab` but `master`.
+pub fn others(lab: &Lab, master: SocketAddr) -> Vec<SocketAddr> {
+    lab.redis
+        .iter()
+        .map(|r| r.addr)
+        .filter(|a| *a != master)
+        .collect()
 }
 
 /// `SENTINEL FAILOVER` on the lab, then wait until the proxy routes to the new master.
@@ -262,6 +318,43 @@ pub async fn wait_client_in_command(lab: &Lab, node: SocketAddr, cmd: &str) {
         )
     })
     .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Does /metrics report every one of `sentinels`' links up (`up`) or every one down (`!up`)?
+pub async fn sentinel_links_are(admin: SocketAddr, sentinels: &[SocketAddr], up: bool) -> bool {
+    let (_, m) = http_get(admin, "/metrics").await;
+    let want = if up { "1" } else { "0" };
+    sentinels.iter().all(|s| {
+        let key = format!("sentinel_proxy_sentinel_link_up{{sentinel=\"{s}\"}} ");
+        m.lines()
+            .find_map(|l| l.strip_prefix(&key))
+            .is_some_and(|v| v.trim() == want)
+    })
+}
+
+/// Wait until /metrics reports every one of `sentinels`' links up (`up`) or down (`!up`).
+pub async fn wait_sentinel_links(admin: SocketAddr, sentinels: &[SocketAddr], up: bool) {
+    let what = format!(
+        "the links to {sentinels:?} reported {}",
+        if up { "up" } else { "down" }
+    );
+    eventually(&what, || async {
+        sentinel_links_are(admin, sentinels, up).await.then_some(())
+    })
+    .await
+}
+
+/// Does /metrics say the proxy's ROLE check found `node` a healthy master? (It checks every
+/// node some Sentinel names, so this also says that Sentinel's view reached the proxy.)
+pub async fn checked_as_master(admin: SocketAddr, node: SocketAddr) -> bool {
+    let (_, body) = http_get(admin, "/metrics").await;
+    let want = format!("node=\"{node}\"");
+    body.lines().any(|l| {
+        l.starts_with("sentinel_proxy_node_healthy{")
+            && l.contains(&want)
+            && l.contains("role=\"master\"")
+            && l.ends_with(" 1")
+    })
 }
 
 /// `tcp_port` from INFO server, to tell which node answered.
