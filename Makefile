@@ -29,6 +29,12 @@ test: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 	$(CARGO) test --locked --workspace --all-targets
+	@# Tests that need root (network namespaces, iptables) are #[ignore]d; run them when root.
+	@if [ "$$(id -u)" -eq 0 ]; then \
+		$(CARGO) test --locked --test partition -- --ignored; \
+	else \
+		echo "make test: not root, so the ignored network-partition tests (tests/partition.rs) did not run"; \
+	fi
 	bash scripts/check-packaging.sh
 
 fmt:

@@ -15,7 +15,7 @@ use sentinel_proxy_core::config::Secret;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use test_support::{eventually, PATIENCE};
+use test_support::{acked_at_least, eventually, PATIENCE};
 
 const REDIS_PASSWORD: &str = "redis-pw-00123";
 const SENTINEL_PASSWORD: &str = "sentinel-pw";
@@ -148,6 +148,7 @@ impl Proxy {
                 let _ = self.child.kill();
                 panic!("the proxy did not exit after SIGTERM");
             }
+            // Poll interval of this wait-with-deadline.
             std::thread::sleep(Duration::from_millis(25));
         }
     }
@@ -307,7 +308,7 @@ async fn haproxy_symlink_runs_the_chart_config_and_a_planned_failover_costs_no_e
         password: Some(Secret::new(REDIS_PASSWORD)),
         timeout: Duration::from_secs(5),
     });
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    acked_at_least(&load, 8 * 20, "the writers' first acknowledged writes").await;
     let new_master = tokio::task::block_in_place(|| {
         lab.failover().unwrap();
         lab.wait_new_master(old_master, PATIENCE).unwrap()
@@ -316,8 +317,17 @@ async fn haproxy_symlink_runs_the_chart_config_and_a_planned_failover_costs_no_e
         (node_behind(master_port).await == Some(new_master)).then_some(())
     })
     .await;
+    let switched_us = load.start.elapsed().as_micros() as u64;
+    // Scenario: the observation window after the switch (errors and lost writes there count).
     tokio::time::sleep(Duration::from_secs(2)).await;
     let reports = load.stop().await;
+    for r in &reports {
+        assert!(
+            r.acks.iter().any(|a| a.at_us > switched_us),
+            "writer {} got no write acknowledged after the proxy moved",
+            r.key
+        );
+    }
     let finals: Vec<i64> = tokio::task::block_in_place(|| {
         reports
             .iter()

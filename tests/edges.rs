@@ -11,6 +11,14 @@ fn hp(a: std::net::SocketAddr) -> HostPort {
     HostPort::parse(&a.to_string()).unwrap()
 }
 
+/// `sentinel_proxy_sentinel_disagreements_total` on /metrics.
+async fn disagreements(admin: std::net::SocketAddr) -> Option<f64> {
+    let (_, m) = http_get(admin, "/metrics").await;
+    m.lines()
+        .find_map(|l| l.strip_prefix("sentinel_proxy_sentinel_disagreements_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disagreeing_sentinels_majority_wins_and_no_majority_means_no_master() {
     // Two topologies whose Sentinels watch a master of the same name.
@@ -27,19 +35,11 @@ async fn disagreeing_sentinels_majority_wins_and_no_majority_means_no_master() {
     ];
     let p = proxy(config).await;
     let mut c = client(p.bound.listen).await;
-    let info: String = redis::cmd("INFO")
-        .arg("server")
-        .query_async(&mut c)
-        .await
-        .unwrap();
-    assert_eq!(info_port(&info), a_master.port());
+    assert_eq!(node_port(&mut c).await, a_master.port());
     // The odd one out is counted once its disagreement outlasts the propagation grace.
-    eventually("the disagreement counted", || async {
-        let (_, m) = http_get(p.bound.admin.unwrap(), "/metrics").await;
-        m.lines()
-            .find_map(|l| l.strip_prefix("sentinel_proxy_sentinel_disagreements_total "))
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|v| *v >= 1.0)
+    let admin = p.bound.admin.unwrap();
+    let counted = eventually("the disagreement counted", || async {
+        disagreements(admin).await.filter(|v| *v >= 1.0)
     })
     .await;
     p.stop().await;
@@ -50,10 +50,18 @@ async fn disagreeing_sentinels_majority_wins_and_no_majority_means_no_master() {
     config.sentinels = vec![hp(a.sentinels[0].addr), hp(b.sentinels[0].addr)];
     config.timeouts.hold = Duration::from_millis(500);
     let p = sentinel_proxy_core::start(config).await.unwrap();
-    // Both links up and both views in, still no master.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let admin = p.bound.admin.unwrap();
+    // Both views are in, still no master: each Sentinel is counted as disagreeing with the
+    // (empty) route once the grace passed. The counter is process-wide: the first proxy's
+    // count is the base.
+    eventually_within(
+        "both Sentinels counted as disagreeing",
+        PATIENCE,
+        || async { disagreements(admin).await.filter(|v| *v >= counted + 2.0) },
+    )
+    .await;
     assert!(p.route().load().master.is_none());
-    let (status, body) = http_get(p.bound.admin.unwrap(), "/readyz").await;
+    let (status, body) = http_get(admin, "/readyz").await;
     assert_eq!(status, 503, "{body}");
     let mut s = tokio::net::TcpStream::connect(p.bound.listen)
         .await
@@ -124,16 +132,12 @@ async fn protocol_errors_close_only_that_client_and_limits_hold() {
     );
     // Closing one frees a slot.
     drop(c3);
-    let mut again = None;
-    for _ in 0..100 {
-        let (reply, _) = raw_exchange(addr, b"PING\r\n", 7).await;
-        if reply == b"+PONG\r\n" {
-            again = Some(reply);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(again.is_some(), "a slot frees up when a client leaves");
+    eventually_within(
+        "a slot to free up when a client leaves",
+        Duration::from_secs(5),
+        || async { (raw_exchange(addr, b"PING\r\n", 7).await.0 == b"+PONG\r\n").then_some(()) },
+    )
+    .await;
     p.stop().await;
 }
 

@@ -84,16 +84,7 @@ async fn subscriber_select_and_multi_across_a_planned_failover() {
     send(&mut tx, b"AUTH pw-sessions\r\nMULTI\r\nINCR txcount\r\n").await;
     read_until(&mut tx, b"+QUEUED\r\n").await;
 
-    let gen = p.route().generation();
-    tokio::task::block_in_place(|| lab.failover()).unwrap();
-    let r = tokio::time::timeout(
-        PATIENCE,
-        p.route()
-            .wait_for(|r| r.generation > gen && r.serving_master().is_some()),
-    )
-    .await
-    .unwrap();
-    let new = r.master.as_ref().unwrap().addr;
+    let new = failover_and_wait(&lab, &p).await;
     assert_ne!(new, old);
 
     // MULTI cannot move: that client is closed.
@@ -189,7 +180,7 @@ async fn aborted_failover_resumes_on_the_old_master() {
         password: None,
         timeout: Duration::from_secs(20),
     });
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    acked_at_least(&load, 8 * 20, "the writers' first acknowledged writes").await;
 
     // Watch every Sentinel for the abort: only the leader of the attempt announces it.
     let mut watchers = Vec::new();
@@ -240,7 +231,13 @@ async fn aborted_failover_resumes_on_the_old_master() {
     .unwrap();
     assert_eq!(r.master.as_ref().unwrap().addr, master);
     assert_eq!(r.generation, gen);
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let resumed = load.live.snapshot().0;
+    acked_at_least(
+        &load,
+        resumed + 8 * 20,
+        "writes on the old master after the abort",
+    )
+    .await;
     let reports = load.stop().await;
     let finals: Vec<i64> = reports
         .iter()

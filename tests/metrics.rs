@@ -22,13 +22,7 @@ fn catalogue() -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_catalogued_family_is_exported() {
     let lab = lab(LabOptions::default()).await;
-    let mut config = config_for(&lab);
-    config.replica_listen = Some("127.0.0.1:0".parse().unwrap());
-    let p = proxy(config).await;
-    eventually("replicas routed", || async {
-        (p.route().load().replicas.len() == 2).then_some(())
-    })
-    .await;
+    let p = proxy_with_replica_port(&lab).await;
 
     // Traffic on both listeners, a protocol error, a pipeline.
     let (pong, _) = raw_exchange(p.bound.listen, b"PING\r\nSET a 1\r\n", 12).await;
@@ -42,21 +36,13 @@ async fn every_catalogued_family_is_exported() {
         .await
         .unwrap();
     mover.write_all(b"SELECT 2\r\n").await.unwrap();
-    read_some(&mut mover, 5).await;
+    assert_eq!(read_some(&mut mover, 5).await.0, b"+OK\r\n");
     let mut tx = tokio::net::TcpStream::connect(p.bound.listen)
         .await
         .unwrap();
     tx.write_all(b"MULTI\r\n").await.unwrap();
-    read_some(&mut tx, 5).await;
-    let gen = p.route().generation();
-    tokio::task::block_in_place(|| lab.failover()).unwrap();
-    tokio::time::timeout(
-        PATIENCE,
-        p.route()
-            .wait_for(|r| r.generation > gen && r.serving_master().is_some()),
-    )
-    .await
-    .unwrap();
+    assert_eq!(read_some(&mut tx, 5).await.0, b"+OK\r\n");
+    failover_and_wait(&lab, &p).await;
     mover.write_all(b"PING\r\n").await.unwrap();
     assert_eq!(read_some(&mut mover, 7).await.0, b"+PONG\r\n");
     assert!(closed_by_peer(&mut tx).await);

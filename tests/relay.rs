@@ -14,12 +14,7 @@ async fn commands_reach_the_master_intact() {
     let mut c = client(p.bound.listen).await;
 
     // Routing: INFO through the proxy comes from the master Sentinel names.
-    let info: String = redis::cmd("INFO")
-        .arg("server")
-        .query_async(&mut c)
-        .await
-        .unwrap();
-    assert_eq!(info_port(&info), master.port());
+    assert_eq!(node_port(&mut c).await, master.port());
 
     // SET/GET.
     let _: () = c.set("k", "v").await.unwrap();
@@ -102,7 +97,9 @@ async fn commands_reach_the_master_intact() {
         let r: (String, String) = blocked.blpop("queue", 10.0).await.unwrap();
         r
     });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Push only once the master itself shows the client blocked in BLPOP.
+    wait_client_in_command(&lab, master, "blpop").await;
+    assert!(!waiter.is_finished(), "BLPOP returned before the push");
     let _: () = c.rpush("queue", "job").await.unwrap();
     assert_eq!(
         waiter.await.unwrap(),
@@ -162,27 +159,15 @@ async fn pubsub_through_the_proxy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replica_port_reaches_a_replica_and_admin_answers() {
     let lab = lab(LabOptions::default()).await;
-    let mut config = config_for(&lab);
-    config.replica_listen = Some("127.0.0.1:0".parse().unwrap());
-    let p = proxy(config).await;
+    let p = proxy_with_replica_port(&lab).await;
     let replica = p.bound.replica.unwrap();
-    // The route learns healthy replicas shortly after the master.
-    eventually("healthy replicas in the route", || async {
-        (p.route().load().replicas.len() == 2).then_some(())
-    })
-    .await;
     let mut ports = std::collections::HashSet::new();
     let mut conns = Vec::new();
     for _ in 0..4 {
         let mut c = client(replica).await;
         let role: Vec<redis::Value> = redis::cmd("ROLE").query_async(&mut c).await.unwrap();
         assert_eq!(role[0], redis::Value::BulkString(b"slave".to_vec()));
-        let info: String = redis::cmd("INFO")
-            .arg("server")
-            .query_async(&mut c)
-            .await
-            .unwrap();
-        ports.insert(info_port(&info));
+        ports.insert(node_port(&mut c).await);
         conns.push(c);
     }
     assert_eq!(

@@ -62,15 +62,7 @@ async fn no_secret_reaches_the_logs() {
     .await;
 
     // A failover: the session's AUTH is replayed on the new master.
-    let gen = p.route().generation();
-    tokio::task::block_in_place(|| lab.failover()).unwrap();
-    tokio::time::timeout(
-        PATIENCE,
-        p.route()
-            .wait_for(|r| r.generation > gen && r.serving_master().is_some()),
-    )
-    .await
-    .unwrap();
+    failover_and_wait(&lab, &p).await;
     c.write_all(b"GET k\r\n").await.unwrap();
     let (got, _) = read_some(&mut c, 4 + SECRET_ARG.len() + 4).await;
     assert!(String::from_utf8_lossy(&got).contains(SECRET_ARG));

@@ -9,30 +9,24 @@ async fn one_sentinel_down_changes_nothing_two_down_keeps_serving_and_restarts_r
     let p = proxy(config_for(&lab)).await;
     let admin = p.bound.admin.unwrap();
     let s0 = lab.sentinels[0].addr;
+    let s1 = lab.sentinels[1].addr;
+    wait_sentinel_links(admin, &lab.sentinel_addrs(), true).await;
 
     // One of three down: a failover through the other two is still followed.
     lab.kill_sentinel(0);
-    let gen = p.route().generation();
-    tokio::task::block_in_place(|| lab.failover()).unwrap();
-    let r = tokio::time::timeout(
-        PATIENCE,
-        p.route()
-            .wait_for(|r| r.generation > gen && r.serving_master().is_some()),
-    )
-    .await
-    .unwrap();
-    assert_eq!(Some(r.master.as_ref().unwrap().addr), lab.master());
-    let link = format!("sentinel_proxy_sentinel_link_up{{sentinel=\"{s0}\"}} 0");
-    eventually("the dead Sentinel's link reported down", || async {
-        let (_, m) = http_get(admin, "/metrics").await;
-        m.contains(&link).then_some(())
-    })
-    .await;
+    let new = failover_and_wait(&lab, &p).await;
+    assert_eq!(Some(new), lab.master());
+    wait_sentinel_links(admin, &[s0], false).await;
 
     // Two of three down: no Sentinel majority is needed to keep serving a ROLE-confirmed master.
+    // Judged once the proxy has noticed the second loss.
     lab.kill_sentinel(1);
-    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-    assert!(p.route().load().serving_master().is_some());
+    wait_sentinel_links(admin, &[s1], false).await;
+    assert_eq!(
+        p.route().load().serving_master().map(|n| n.addr),
+        Some(new),
+        "still serving with one Sentinel of three"
+    );
     let mut c = client(p.bound.listen).await;
     let _: () = redis::cmd("SET")
         .arg("k")
@@ -45,12 +39,7 @@ async fn one_sentinel_down_changes_nothing_two_down_keeps_serving_and_restarts_r
 
     // A restarted Sentinel is linked again.
     tokio::task::block_in_place(|| lab.restart_sentinel(0)).unwrap();
-    let up = format!("sentinel_proxy_sentinel_link_up{{sentinel=\"{s0}\"}} 1");
-    eventually("the restarted Sentinel's link back up", || async {
-        let (_, m) = http_get(admin, "/metrics").await;
-        m.contains(&up).then_some(())
-    })
-    .await;
+    wait_sentinel_links(admin, &[s0], true).await;
     p.stop().await;
 }
 
@@ -60,12 +49,21 @@ async fn without_a_majority_at_start_there_is_no_master_until_sentinels_return()
     lab.kill_sentinel(1);
     lab.kill_sentinel(2);
     let p = sentinel_proxy_core::start(config_for(&lab)).await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let admin = p.bound.admin.unwrap();
+    // Everything the proxy will learn is in: the live Sentinel's view (the master it names
+    // was ROLE-checked, as master) and the two dead links.
+    let master = lab.master().unwrap();
+    eventually("the live Sentinel's master ROLE-checked", || async {
+        checked_as_master(admin, master).await.then_some(())
+    })
+    .await;
+    let dead = [lab.sentinels[1].addr, lab.sentinels[2].addr];
+    wait_sentinel_links(admin, &dead, false).await;
     assert!(
         p.route().load().master.is_none(),
         "1 of 3 Sentinels is no majority"
     );
-    let (status, _) = http_get(p.bound.admin.unwrap(), "/readyz").await;
+    let (status, _) = http_get(admin, "/readyz").await;
     assert_eq!(status, 503);
     tokio::task::block_in_place(|| lab.restart_sentinel(1)).unwrap();
     let master = wait_serving(&p).await;
@@ -84,11 +82,26 @@ async fn every_sentinel_unreachable_follows_the_fence_policy() {
         config.fence.policy = policy;
         config.timeouts.hold = Duration::from_millis(500);
         let p = proxy(config).await;
+        let admin = p.bound.admin.unwrap();
         for i in 0..3 {
             lab.kill_sentinel(i);
         }
-        // Longer than the fence time plus a link check.
-        tokio::time::sleep(Duration::from_secs(3)).await;
+        wait_sentinel_links(admin, &lab.sentinel_addrs(), false).await;
+        match policy {
+            FencePolicy::Serve => {
+                // Scenario: let the 1 s fence time pass with every link down; serve must
+                // still be serving after it.
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            FencePolicy::Hold => {
+                tokio::time::timeout(
+                    PATIENCE,
+                    p.route().wait_for(|r| r.serving_master().is_none()),
+                )
+                .await
+                .expect("hold: the fence stops forwarding");
+            }
+        }
         let (reply, _) = raw_exchange(p.bound.listen, b"PING\r\n", 7).await;
         let text = String::from_utf8_lossy(&reply).to_string();
         match policy {
@@ -101,7 +114,7 @@ async fn every_sentinel_unreachable_follows_the_fence_policy() {
                     text.starts_with("-TRYAGAIN"),
                     "hold stops forwarding: {text}"
                 );
-                let (status, _) = http_get(p.bound.admin.unwrap(), "/readyz").await;
+                let (status, _) = http_get(admin, "/readyz").await;
                 assert_eq!(status, 503);
                 tokio::task::block_in_place(|| lab.restart_sentinel(0)).unwrap();
                 wait_serving(&p).await;

@@ -1,17 +1,30 @@
 //! Graceful shutdown: /readyz turns 503 at once, new connections are still taken during the
 //! delay, then every session closes between replies and the proxy stops.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use test_support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// Long enough that every check "during the delay" runs well inside it on a slow host.
+const DELAY: Duration = Duration::from_millis(2000);
+
+/// One request on `s`, the reply read until it is complete (`want` bytes) or the peer closed.
+async fn ask(s: &mut TcpStream, req: &[u8], want: usize) -> Vec<u8> {
+    s.write_all(req)
+        .await
+        .expect("a new client's request is written");
+    read_some(s, want).await.0
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drain_closes_sessions_between_replies() {
     let lab = single_node_lab().await;
     let mut config = config_for(&lab);
-    config.shutdown.delay = Duration::from_millis(800);
+    config.shutdown.delay = DELAY;
     config.shutdown.timeout = Duration::from_secs(10);
     let p = proxy(config).await;
     let addr = p.bound.listen;
@@ -19,10 +32,11 @@ async fn drain_closes_sessions_between_replies() {
 
     // A request/response client that never stops: every command it sends must be answered,
     // and the only thing it may see is a clean close between two replies.
+    let answered = Arc::new(AtomicU64::new(0));
+    let progress = answered.clone();
     let writer = tokio::spawn(async move {
         let mut s = TcpStream::connect(addr).await.unwrap();
         let mut sent = 0u64;
-        let mut answered = 0u64;
         let mut buf = [0u8; 64];
         loop {
             if s.write_all(b"INCR drained\r\n").await.is_err() {
@@ -46,39 +60,94 @@ async fn drain_closes_sessions_between_replies() {
                 break;
             }
             assert!(reply.starts_with(b":"), "unexpected reply {reply:?}");
-            answered += 1;
+            progress.fetch_add(1, Ordering::SeqCst);
         }
-        (sent, answered)
+        (sent, progress.load(Ordering::SeqCst))
     });
     let mut idle = TcpStream::connect(addr).await.unwrap();
     let mut sub = TcpStream::connect(addr).await.unwrap();
     sub.write_all(b"SUBSCRIBE news\r\n").await.unwrap();
-    read_some(&mut sub, 10).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-
-    let drained = tokio::spawn(p.drain());
-    // Not ready at once, yet still accepting during the delay.
-    let (status, _) = eventually("readyz 503", || async {
-        let r = http_get(admin, "/readyz").await;
-        (r.0 == 503).then_some(r)
+    let confirm = b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n";
+    let (got, _) = read_some(&mut sub, confirm.len()).await;
+    assert_eq!(
+        got, confirm,
+        "the subscriber is subscribed before the drain"
+    );
+    poll_until("the writer's first replies", PATIENCE, || {
+        answered.load(Ordering::SeqCst) >= 10
     })
     .await;
-    assert_eq!(status, 503);
-    let (pong, _) = raw_exchange(addr, b"PING\r\n", 7).await;
+
+    let started = Instant::now();
+    let drained = tokio::spawn(p.drain());
+    // /readyz turns 503 at once (well within the delay) …
+    eventually_within("readyz 503", DELAY / 2, || async {
+        (http_get(admin, "/readyz").await.0 == 503).then_some(())
+    })
+    .await;
+    let answered_at_503 = answered.load(Ordering::SeqCst);
+
+    // … while the listener still takes new clients and serves them, and existing sessions are
+    // still answered. A drain that closes the listeners early (or skips the delay) fails here:
+    // the connect is refused, or the session is closed before its replies.
+    let mut newcomer = TcpStream::connect(addr)
+        .await
+        .expect("the listener still accepts during the drain delay");
     assert_eq!(
-        pong, b"+PONG\r\n",
-        "new clients are served during the delay"
+        ask(&mut newcomer, b"PING\r\n", 7).await,
+        b"+PONG\r\n",
+        "a new client is served during the delay"
+    );
+    assert_eq!(
+        ask(&mut newcomer, b"SET drain:new during\r\n", 5).await,
+        b"+OK\r\n",
+        "a new client's write is served during the delay"
+    );
+    assert_eq!(
+        ask(&mut newcomer, b"GET drain:new\r\n", 12).await,
+        b"$6\r\nduring\r\n",
+        "a new client's read is served during the delay"
+    );
+    poll_until(
+        "the existing writer answered after /readyz turned 503",
+        DELAY / 2,
+        || answered.load(Ordering::SeqCst) > answered_at_503 + 10,
+    )
+    .await;
+    assert!(
+        !drained.is_finished(),
+        "the drain ended {:?} after it started, before its {DELAY:?} delay",
+        started.elapsed()
+    );
+    let checked_after = started.elapsed();
+    assert!(
+        checked_after < DELAY,
+        "the checks above took {checked_after:?}, longer than the {DELAY:?} delay: they prove \
+         nothing about the delay on this host (raise DELAY)"
     );
 
     tokio::time::timeout(Duration::from_secs(20), drained)
         .await
         .expect("drain finishes")
         .unwrap();
+    assert!(
+        started.elapsed() >= DELAY,
+        "the drain returned after {:?}, before its {DELAY:?} delay",
+        started.elapsed()
+    );
     let (sent, answered) = writer.await.unwrap();
-    assert!(answered > 0);
+    assert!(
+        answered > answered_at_503,
+        "the writer was served in the delay"
+    );
     // The command written after the close was never read; anything read got its reply.
     assert!(sent - answered <= 1, "sent {sent}, answered {answered}");
-    assert!(closed_by_peer(&mut idle).await);
-    assert!(closed_by_peer(&mut sub).await);
+    // Every session, the one opened during the delay too, is closed by the drain.
+    assert!(
+        closed_by_peer(&mut newcomer).await,
+        "the newcomer is closed"
+    );
+    assert!(closed_by_peer(&mut idle).await, "the idle client is closed");
+    assert!(closed_by_peer(&mut sub).await, "the subscriber is closed");
     assert!(TcpStream::connect(addr).await.is_err(), "listener closed");
 }

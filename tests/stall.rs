@@ -10,6 +10,8 @@
 //! resumes and waits for a promotion that is gone until its failover-timeout.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redis::AsyncCommands;
@@ -40,17 +42,6 @@ fn leader_failing_over(lab: &Lab) -> bool {
         .is_some_and(|f| f.contains("failover_in_progress"))
 }
 
-async fn proxy_saw_master(admin: SocketAddr, node: SocketAddr) -> bool {
-    let (_, body) = http_get(admin, "/metrics").await;
-    let want = format!("node=\"{node}\"");
-    body.lines().any(|l| {
-        l.starts_with("sentinel_proxy_node_healthy{")
-            && l.contains(&want)
-            && l.contains("role=\"master\"")
-            && l.ends_with(" 1")
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_failover_resumes_on_the_old_master_before_the_leader_aborts() {
     let lab = lab(LabOptions {
@@ -64,19 +55,16 @@ async fn a_stalled_failover_resumes_on_the_old_master_before_the_leader_aborts()
         .admin
         .expect("the test config has an admin listener");
     let old = lab.master().unwrap();
-    let replicas: Vec<SocketAddr> = lab
-        .redis
-        .iter()
-        .map(|r| r.addr)
-        .filter(|a| *a != old)
-        .collect();
+    let replicas = others(&lab, old);
     let generation = p.route().generation();
 
     let target = p.bound.listen;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let acked = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for w in 0..WRITERS {
         let stop = stop_rx.clone();
+        let live = acked.clone();
         tasks.push(tokio::spawn(async move {
             let mut me = Writer {
                 key: format!("stall:{w}"),
@@ -89,7 +77,10 @@ async fn a_stalled_failover_resumes_on_the_old_master_before_the_leader_aborts()
                 match tokio::time::timeout(Duration::from_secs(2), c.incr::<_, _, i64>(&me.key, 1))
                     .await
                 {
-                    Ok(Ok(_)) => me.acks.push(Instant::now()),
+                    Ok(Ok(_)) => {
+                        me.acks.push(Instant::now());
+                        live.fetch_add(1, Ordering::Relaxed);
+                    }
                     _ => {
                         me.errors += 1;
                         c = client(target).await;
@@ -99,7 +90,10 @@ async fn a_stalled_failover_resumes_on_the_old_master_before_the_leader_aborts()
             me
         }));
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    poll_until("the writers' first acknowledged writes", PATIENCE, || {
+        acked.load(Ordering::Relaxed) >= (WRITERS * 20) as u64
+    })
+    .await;
 
     let lab_ref = &lab;
     tokio::task::block_in_place(|| lab_ref.failover()).unwrap();
@@ -117,13 +111,14 @@ async fn a_stalled_failover_resumes_on_the_old_master_before_the_leader_aborts()
                 return r;
             }
             assert!(Instant::now() < deadline, "no replica was promoted");
+            // Poll interval of this wait-with-deadline (tight: see above).
             std::thread::sleep(Duration::from_millis(2));
         }
     });
     let paused_at = Instant::now();
     eventually(
         "the proxy's checker to see the promoted replica",
-        || async { proxy_saw_master(admin, promoted).await.then_some(()) },
+        || async { checked_as_master(admin, promoted).await.then_some(()) },
     )
     .await;
     let (host, port) = (old.ip().to_string(), old.port().to_string());
@@ -147,9 +142,17 @@ async fn a_stalled_failover_resumes_on_the_old_master_before_the_leader_aborts()
             reconverted.elapsed() < FAILOVER_TIMEOUT + PATIENCE,
             "the leader never ended its failover"
         );
+        // Poll interval of this wait-with-deadline.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Writes still succeed on the old master after the leader gave up.
+    let at_abort = acked.load(Ordering::Relaxed);
+    poll_until(
+        "writes after the leader ended its failover",
+        PATIENCE,
+        || acked.load(Ordering::Relaxed) >= at_abort + (WRITERS * 20) as u64,
+    )
+    .await;
     stop_tx.send(true).unwrap();
     let mut writers = Vec::new();
     for t in tasks {

@@ -162,6 +162,7 @@ async fn dropping_relay(upstream: SocketAddr, after: Duration) -> (SocketAddr, A
                 };
                 tokio::select! {
                     _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                    // Scenario: the relay's fault, closing every connection `after` its accept.
                     _ = tokio::time::sleep(after) => {}
                 }
                 // Both sockets close here.

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use sentinel_bench::lab::{Lab, LabOptions};
+use sentinel_bench::load::Load;
 use sentinel_proxy_core::config::{Config, HostPort, Secret};
 use sentinel_proxy_core::Running;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -45,15 +46,22 @@ pub async fn lab(opts: LabOptions) -> Lab {
         )
 }
 
+/// A proxy config for `lab` (its passwords too), with fast ROLE checks.
 pub fn config_for(lab: &Lab) -> Config {
-    let sentinels = lab
-        .sentinel_addrs()
+    let mut c = config_for_sentinels(&lab.sentinel_addrs(), &lab.opts.master_name);
+    c.redis_password = lab.opts.redis_password.clone().map(Secret::new);
+    c.sentinel_password = lab.opts.sentinel_password.clone().map(Secret::new);
+    c
+}
+
+/// A proxy config for these Sentinels (no passwords), with fast ROLE checks: what every test
+/// topology (the loopback lab, the namespace lab) starts from.
+pub fn config_for_sentinels(sentinels: &[SocketAddr], master_name: &str) -> Config {
+    let sentinels = sentinels
         .iter()
         .map(|a| HostPort::parse(&a.to_string()).unwrap())
         .collect();
-    let mut c = Config::for_sentinels(sentinels, &lab.opts.master_name);
-    c.redis_password = lab.opts.redis_password.clone().map(Secret::new);
-    c.sentinel_password = lab.opts.sentinel_password.clone().map(Secret::new);
+    let mut c = Config::for_sentinels(sentinels, master_name);
     c.timeouts.role_interval = Duration::from_millis(250);
     c.timeouts.role_timeout = Duration::from_millis(500);
     c
@@ -68,6 +76,19 @@ pub async fn proxy(config: Config) -> Running {
     p
 }
 
+/// A proxy for `lab` with the replica port open too; returns once it routes to a confirmed
+/// master and to every replica of the lab (the route learns healthy replicas shortly after).
+pub async fn proxy_with_replica_port(lab: &Lab) -> Running {
+    let mut config = config_for(lab);
+    config.replica_listen = Some("127.0.0.1:0".parse().unwrap());
+    let p = proxy(config).await;
+    eventually("every replica healthy in the route", || async {
+        (p.route().load().replicas.len() == lab.opts.replicas).then_some(())
+    })
+    .await;
+    p
+}
+
 pub async fn wait_serving(p: &Running) -> SocketAddr {
     let r = tokio::time::timeout(
         PATIENCE,
@@ -78,8 +99,80 @@ pub async fn wait_serving(p: &Running) -> SocketAddr {
     r.master.as_ref().unwrap().addr
 }
 
-/// Poll an async condition until it yields Some.
-pub async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+/// Wait until the proxy publishes a route newer than generation `gen` that serves a master;
+/// returns that master.
+pub async fn wait_new_master(p: &Running, gen: u64) -> SocketAddr {
+    let r = tokio::time::timeout(
+        PATIENCE,
+        p.route()
+            .wait_for(|r| r.generation > gen && r.serving_master().is_some()),
+    )
+    .await
+    .expect("the proxy routes to a new master");
+    r.master.as_ref().unwrap().addr
+}
+
+/// When and where the proxy routed to a new master (see [`next_master`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Published {
+    /// Unix time, comparable with MONITOR's timestamps ([`now_secs`]).
+    pub wall: f64,
+    pub at: std::time::Instant,
+    pub master: SocketAddr,
+}
+
+/// Start watching, before a fault, for the next route that serves a master of a newer
+/// generation than now; the task ends with when (wall clock and instant) it was published.
+pub fn next_master(p: &Running) -> tokio::task::JoinHandle<Published> {
+    let gen = p.route().generation();
+    let route = p.route().clone();
+    tokio::spawn(async move {
+        let r = route
+            .wait_for(|r| r.generation > gen && r.serving_master().is_some())
+            .await;
+        Published {
+            wall: now_secs(),
+            at: std::time::Instant::now(),
+            master: r.master.as_ref().unwrap().addr,
+        }
+    })
+}
+
+/// Wait (up to [`PATIENCE`]) for a [`next_master`] watch to end.
+pub async fn published(watch: tokio::task::JoinHandle<Published>) -> Published {
+    tokio::time::timeout(PATIENCE, watch)
+        .await
+        .expect("the route moves to a new master")
+        .expect("the route watch")
+}
+
+/// Every redis node of `lab` but `master`.
+pub fn others(lab: &Lab, master: SocketAddr) -> Vec<SocketAddr> {
+    lab.redis
+        .iter()
+        .map(|r| r.addr)
+        .filter(|a| *a != master)
+        .collect()
+}
+
+/// `SENTINEL FAILOVER` on the lab, then wait until the proxy routes to the new master.
+pub async fn failover_and_wait(lab: &Lab, p: &Running) -> SocketAddr {
+    let gen = p.route().generation();
+    tokio::task::block_in_place(|| lab.failover()).expect("SENTINEL FAILOVER is accepted");
+    wait_new_master(p, gen).await
+}
+
+/// Poll an async condition until it yields Some (for up to [`PATIENCE`]).
+pub async fn eventually<T, F, Fut>(what: &str, f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    eventually_within(what, PATIENCE, f).await
+}
+
+/// Poll an async condition until it yields Some; fail naming `what` after `patience`.
+pub async fn eventually_within<T, F, Fut>(what: &str, patience: Duration, mut f: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
@@ -89,9 +182,49 @@ where
         if let Some(v) = f().await {
             return v;
         }
-        assert!(start.elapsed() < PATIENCE, "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < patience,
+            "timed out after {patience:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+/// Poll a synchronous condition (an atomic, a shared counter) every 10 ms until it holds;
+/// fail naming `what` after `patience`. The way to wait for "it happened" instead of a sleep.
+pub async fn poll_until(what: &str, patience: Duration, mut cond: impl FnMut() -> bool) {
+    let start = tokio::time::Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < patience,
+            "timed out after {patience:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Wait until the writers of `load` have acknowledged at least `n` writes in total (for up to
+/// [`PATIENCE`]); returns the count. `what` says what the writes prove.
+pub async fn acked_at_least(load: &Load, n: u64, what: &str) -> u64 {
+    poll_until(what, PATIENCE, || load.live.snapshot().0 >= n).await;
+    load.live.snapshot().0
+}
+
+/// MONITOR lines from [`monitor`] (server time, line) say the node was fenced: it saw writes
+/// before `before` and none later than 1 s after `published` (the slack covers commands
+/// already on the wire when the route moved; HAProxy keeps writing for ~10 s).
+pub fn assert_no_write_after(seen: &[(f64, String)], before: f64, published: f64, node: &str) {
+    assert!(
+        seen.iter().any(|(t, _)| *t < before),
+        "MONITOR on {node} saw the writers before the switch"
+    );
+    let late: Vec<_> = seen.iter().filter(|(t, _)| *t > published + 1.0).collect();
+    assert!(
+        late.is_empty(),
+        "writes reached {node} after the route moved: {} e.g. {:?}",
+        late.len(),
+        late.first()
+    );
 }
 
 pub async fn client(addr: SocketAddr) -> redis::aio::MultiplexedConnection {
@@ -155,6 +288,73 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
     (status, body)
+}
+
+/// The port of the node that answers on this connection (`INFO server`'s `tcp_port`).
+pub async fn node_port(c: &mut redis::aio::MultiplexedConnection) -> u16 {
+    let info: String = redis::cmd("INFO")
+        .arg("server")
+        .query_async(c)
+        .await
+        .expect("INFO server through the proxy");
+    info_port(&info)
+}
+
+/// Wait (up to 10 s) until `node` itself, asked directly with `CLIENT LIST`, has a client
+/// whose current command is `cmd` (lower case, e.g. `blpop`): a client is really blocked there.
+pub async fn wait_client_in_command(lab: &Lab, node: SocketAddr, cmd: &str) {
+    let want = format!(" cmd={cmd} ");
+    tokio::task::block_in_place(|| {
+        sentinel_bench::lab::eventually(
+            &format!("a client in {cmd} on {node}"),
+            Duration::from_secs(10),
+            || {
+                lab.redis_call(node, &["CLIENT", "LIST"])
+                    .ok()
+                    .and_then(|f| sentinel_bench::lab::text(&f))
+                    .filter(|list| list.lines().any(|l| format!("{l} ").contains(&want)))
+                    .map(|_| ())
+            },
+        )
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Does /metrics report every one of `sentinels`' links up (`up`) or every one down (`!up`)?
+pub async fn sentinel_links_are(admin: SocketAddr, sentinels: &[SocketAddr], up: bool) -> bool {
+    let (_, m) = http_get(admin, "/metrics").await;
+    let want = if up { "1" } else { "0" };
+    sentinels.iter().all(|s| {
+        let key = format!("sentinel_proxy_sentinel_link_up{{sentinel=\"{s}\"}} ");
+        m.lines()
+            .find_map(|l| l.strip_prefix(&key))
+            .is_some_and(|v| v.trim() == want)
+    })
+}
+
+/// Wait until /metrics reports every one of `sentinels`' links up (`up`) or down (`!up`).
+pub async fn wait_sentinel_links(admin: SocketAddr, sentinels: &[SocketAddr], up: bool) {
+    let what = format!(
+        "the links to {sentinels:?} reported {}",
+        if up { "up" } else { "down" }
+    );
+    eventually(&what, || async {
+        sentinel_links_are(admin, sentinels, up).await.then_some(())
+    })
+    .await
+}
+
+/// Does /metrics say the proxy's ROLE check found `node` a healthy master? (It checks every
+/// node some Sentinel names, so this also says that Sentinel's view reached the proxy.)
+pub async fn checked_as_master(admin: SocketAddr, node: SocketAddr) -> bool {
+    let (_, body) = http_get(admin, "/metrics").await;
+    let want = format!("node=\"{node}\"");
+    body.lines().any(|l| {
+        l.starts_with("sentinel_proxy_node_healthy{")
+            && l.contains(&want)
+            && l.contains("role=\"master\"")
+            && l.ends_with(" 1")
+    })
 }
 
 /// `tcp_port` from INFO server, to tell which node answered.
