@@ -7,27 +7,7 @@ use std::time::{Duration, Instant};
 #[test]
 fn json_log_lines_parse_as_json_with_level_message_and_fields() {
     // A Sentinel nobody listens on: the proxy starts, then warns about it (address and error).
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sentinel-proxy"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("SENTINEL_PROXY_SENTINELS", "127.0.0.1:1")
-        .env("SENTINEL_PROXY_LISTEN", "127.0.0.1:0")
-        .env("SENTINEL_PROXY_ADMIN_LISTEN", "127.0.0.1:0")
-        .env("SENTINEL_PROXY_LOG_FORMAT", "json")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // Logs go to standard output, as tracing-subscriber's do.
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
+    let (mut child, rx) = proxy_with_json_logs(&[("SENTINEL_PROXY_ADMIN_LISTEN", "127.0.0.1:0")]);
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut lines = Vec::new();
     let mut started = false;
@@ -67,29 +47,10 @@ fn json_log_lines_parse_as_json_with_level_message_and_fields() {
 #[test]
 fn session_close_log_shows_the_error_behind_the_reason() {
     use std::io::{Read, Write};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sentinel-proxy"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("SENTINEL_PROXY_SENTINELS", "127.0.0.1:1")
-        .env("SENTINEL_PROXY_LISTEN", "127.0.0.1:0")
-        .env("SENTINEL_PROXY_LOG_FORMAT", "json")
-        .env(
-            "SENTINEL_PROXY_LOG",
-            "info,sentinel_proxy_core::proxy=debug",
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
+    let (mut child, rx) = proxy_with_json_logs(&[(
+        "SENTINEL_PROXY_LOG",
+        "info,sentinel_proxy_core::proxy=debug",
+    )]);
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut lines = Vec::new();
     let mut closed = None;
@@ -120,4 +81,33 @@ fn session_close_log_shows_the_error_behind_the_reason() {
         closed["fields"]["error"], "invalid multibulk length",
         "{closed}"
     );
+}
+
+/// The binary with JSON logs, in front of a Sentinel nobody listens on; its log lines as they
+/// come.
+fn proxy_with_json_logs(
+    extra: &[(&str, &str)],
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sentinel-proxy"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SENTINEL_PROXY_SENTINELS", "127.0.0.1:1")
+        .env("SENTINEL_PROXY_LISTEN", "127.0.0.1:0")
+        .env("SENTINEL_PROXY_LOG_FORMAT", "json")
+        .envs(extra.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Logs go to standard output, as tracing-subscriber's do.
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    (child, rx)
 }

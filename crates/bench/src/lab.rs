@@ -510,11 +510,7 @@ impl Lab {
 
     /// `host:port,host:port…` as SENTINEL_PROXY_SENTINELS wants it.
     pub fn sentinel_list(&self) -> String {
-        self.sentinel_addrs()
-            .iter()
-            .map(|a| a.to_string())
-            .collect::<Vec<_>>()
-            .join(",")
+        crate::lab::join_addrs(&self.sentinel_addrs())
     }
 
     pub fn redis_password(&self) -> Option<&str> {
@@ -701,4 +697,13 @@ impl Lab {
         })?;
         Ok(())
     }
+}
+
+/// `host:port,host:port…`, as SENTINEL_PROXY_SENTINELS wants it.
+pub fn join_addrs(addrs: &[SocketAddr]) -> String {
+    addrs
+        .iter()
+        .map(|a| a.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }

@@ -129,6 +129,20 @@ fn kind_of(e: &ConnError) -> String {
     }
 }
 
+/// One failed INCR (or connect) in `slot`: counted by kind, with its first example kept.
+fn count_error(
+    r: &mut WriterReport,
+    live: &Live,
+    slot: u64,
+    kind: String,
+    example: impl FnOnce() -> String,
+) {
+    r.examples.entry(kind.clone()).or_insert_with(example);
+    *r.errors.entry(kind).or_default() += 1;
+    r.slots.entry(slot).or_default().1 += 1;
+    live.errors.fetch_add(1, Ordering::Relaxed);
+}
+
 async fn connect(opts: &LoadOptions) -> Result<RespConn, ConnError> {
     RespConn::connect_auth(opts.target, opts.password.as_ref(), opts.timeout).await
 }
@@ -158,13 +172,7 @@ async fn writer(
             match connect(&opts).await {
                 Ok(c) => conn = Some(c),
                 Err(e) => {
-                    let kind = kind_of(&e);
-                    r.examples
-                        .entry(kind.clone())
-                        .or_insert_with(|| e.to_string());
-                    *r.errors.entry(kind).or_default() += 1;
-                    r.slots.entry(slot).or_default().1 += 1;
-                    live.errors.fetch_add(1, Ordering::Relaxed);
+                    count_error(&mut r, &live, slot, kind_of(&e), || e.to_string());
                     tokio::select! {
                         _ = tokio::time::sleep(Duration::from_millis(50)) => {}
                         _ = stop.changed() => {}
@@ -196,21 +204,12 @@ async fn writer(
                 live.acked.fetch_add(1, Ordering::Relaxed);
             }
             Ok(other) => {
-                r.examples
-                    .entry("unexpected reply".into())
-                    .or_insert_with(|| format!("{other:?}"));
-                *r.errors.entry("unexpected reply".into()).or_default() += 1;
-                r.slots.entry(slot).or_default().1 += 1;
-                live.errors.fetch_add(1, Ordering::Relaxed);
+                count_error(&mut r, &live, slot, "unexpected reply".into(), || {
+                    format!("{other:?}")
+                });
             }
             Err(e) => {
-                let kind = kind_of(&e);
-                r.examples
-                    .entry(kind.clone())
-                    .or_insert_with(|| e.to_string());
-                *r.errors.entry(kind).or_default() += 1;
-                r.slots.entry(slot).or_default().1 += 1;
-                live.errors.fetch_add(1, Ordering::Relaxed);
+                count_error(&mut r, &live, slot, kind_of(&e), || e.to_string());
                 // An error reply leaves the connection usable; anything else does not.
                 if !matches!(e, ConnError::Redis(_)) {
                     conn = None;

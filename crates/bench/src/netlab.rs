@@ -661,11 +661,7 @@ impl NetLab {
 
     /// `host:port,host:port…` as SENTINEL_PROXY_SENTINELS wants it.
     pub fn sentinel_list(&self) -> String {
-        self.sentinel_addrs()
-            .iter()
-            .map(|a| a.to_string())
-            .collect::<Vec<_>>()
-            .join(",")
+        crate::lab::join_addrs(&self.sentinel_addrs())
     }
 
     /// Call a Redis node from the root namespace.
