@@ -2,6 +2,7 @@
 
 mod buffers;
 pub mod listener;
+mod phase;
 mod queue;
 pub mod session;
 pub mod state;

@@ -21,9 +21,10 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
 
 use super::buffers::ReadBuf;
+pub use super::phase::CloseReason;
+use super::phase::Link;
 use super::queue::Queue;
 use super::state::{is_subscription, needs_tracking, SessionState};
 use super::upstream::{self, Upstream};
@@ -44,102 +45,6 @@ const RETRY_BACKOFF: Duration = Duration::from_millis(50);
 const RECONNECT_BACKOFF: Duration = Duration::from_millis(100);
 /// The unarmed timer's deadline (it is never polled before being reset).
 const FAR_AWAY: Duration = Duration::from_secs(365 * 24 * 3600);
-
-/// Why a session ended: the label of sentinel_proxy_sessions_closed_total, with the error
-/// that caused it where there is one (logged when the session closes).
-#[derive(Debug)]
-pub enum CloseReason {
-    ClientClosed,
-    ClientError(std::io::Error),
-    /// The client sent malformed RESP (it was answered with Redis's error first).
-    ProtocolError(ProtocolError),
-    /// The upstream closed (None: end of stream) where the session could not go on.
-    UpstreamClosed(Option<std::io::Error>),
-    /// A write to the upstream failed, or it sent malformed RESP.
-    UpstreamError(std::io::Error),
-    MasterChanged,
-    /// MULTI/WATCH/MONITOR (or untrackable replies) when the master changed: cannot move.
-    InTransaction,
-    ReplayFailed,
-    /// Internal: a fresh upstream did not confirm it is master (never closes a client).
-    NotMaster,
-    ReplicaGone,
-    IdleTimeout,
-    Shutdown,
-}
-
-impl CloseReason {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            CloseReason::ClientClosed => "client_closed",
-            CloseReason::ClientError(_) => "client_error",
-            CloseReason::ProtocolError(_) => "protocol_error",
-            CloseReason::UpstreamClosed(_) => "upstream_closed",
-            CloseReason::UpstreamError(_) => "upstream_error",
-            CloseReason::MasterChanged => "master_changed",
-            CloseReason::InTransaction => "in_transaction",
-            CloseReason::ReplayFailed => "replay_failed",
-            CloseReason::NotMaster => "not_master",
-            CloseReason::ReplicaGone => "replica_gone",
-            CloseReason::IdleTimeout => "idle_timeout",
-            CloseReason::Shutdown => "shutdown",
-        }
-    }
-
-    /// The error behind the close, if one caused it.
-    pub fn cause(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            CloseReason::ClientError(e) | CloseReason::UpstreamError(e) => Some(e),
-            CloseReason::UpstreamClosed(Some(e)) => Some(e),
-            CloseReason::ProtocolError(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-/// Where a session stands with its upstream. Every connection and disconnection is a
-/// transition of this one value, so "an upstream to drain" or "a backoff while connected"
-/// cannot be expressed by mistake.
-enum Link {
-    /// No upstream. `replay`: the session had one before, so the next gets the session's
-    /// state replayed. `retry_at`: a connect or verification failed; no attempt before then.
-    Down {
-        replay: bool,
-        retry_at: Option<Instant>,
-    },
-    /// Connected to where the route sends this listener's traffic (or to a master the route
-    /// holds: written to again once it serves).
-    Up(Upstream),
-    /// The route moved away while replies were owed; they are awaited until
-    /// `since + DRAIN_TIMEOUT`, then answered as outcome-unknown.
-    Stale { up: Upstream, since: Instant },
-}
-
-impl Link {
-    fn upstream(&self) -> Option<&Upstream> {
-        match self {
-            Link::Up(up) | Link::Stale { up, .. } => Some(up),
-            Link::Down { .. } => None,
-        }
-    }
-
-    fn upstream_mut(&mut self) -> Option<&mut Upstream> {
-        match self {
-            Link::Up(up) | Link::Stale { up, .. } => Some(up),
-            Link::Down { .. } => None,
-        }
-    }
-
-    /// Leave the upstream (if any); the next one replays the session's state.
-    fn disconnect(&mut self) {
-        if !matches!(self, Link::Down { .. }) {
-            *self = Link::Down {
-                replay: true,
-                retry_at: None,
-            };
-        }
-    }
-}
 
 /// A command the master refused without executing it, to send again at `at`.
 struct Resend {
@@ -236,9 +141,10 @@ impl Session {
     }
 
     pub async fn run(mut self: Box<Self>) {
-        // Its own child of the stop token: polling the shared one from every session would
-        // contend on one lock.
-        let stop = self.shared.lifecycle.stop().child_token();
+        // Borrowed from a clone of the shared state: a child token per session would cost
+        // every idle connection two more heap nodes.
+        let shared = self.shared.clone();
+        let stop = shared.lifecycle.stop();
         let reason = tokio::select! {
             biased;
             r = self.relay() => r,
@@ -262,9 +168,10 @@ impl Session {
     async fn relay(&mut self) -> CloseReason {
         // Kept across iterations: re-creating a watch future registers and unregisters a
         // waiter under the channel's lock on every wakeup, and re-creating a timer inserts and
-        // removes it from the timer wheel. The drain token is the session's own child, so
-        // waiting on it locks nothing another session uses.
-        let mut drain = std::pin::pin!(drain_signal(self.shared.lifecycle.drain()));
+        // removes it from the timer wheel. The drain token is polled only when the session
+        // is about to sleep (after its sockets and timer).
+        let shared = self.shared.clone();
+        let mut drain = std::pin::pin!(shared.lifecycle.drain().cancelled());
         let mut draining = false;
         let mut signal = std::pin::pin!(next_signal(self.shared.route.subscribe()));
         let mut publications = self.shared.route.publications();
@@ -1016,11 +923,6 @@ enum Event {
     Draining,
 }
 
-/// Completes when the drain begins (or the stop, which cancels the drain).
-fn drain_signal(drain: &CancellationToken) -> tokio_util::sync::WaitForCancellationFutureOwned {
-    drain.child_token().cancelled_owned()
-}
-
 /// The next wakeup on the route channel, owning its receiver so the future can live across
 /// loop iterations; hands the receiver back to be re-armed.
 async fn next_signal(mut rx: watch::Receiver<u64>) -> watch::Receiver<u64> {
@@ -1056,41 +958,5 @@ impl Drop for ConnGuard {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// An idle session costs its task (the future) plus the boxed Session, and no buffers.
-    /// HAProxy holds ~3.3 KiB per idle proxied connection; our budget is 3 KiB including the
-    /// allocator's and tokio's overhead, so the structures themselves must stay well below.
-    #[tokio::test]
-    async fn idle_session_fits_the_memory_budget() {
-        let (_w, r) = crate::route::table();
-        let shared = Arc::new(Shared {
-            route: r,
-            scan_limits: Default::default(),
-            timeouts: crate::config::FileConfig::default()
-                .validate()
-                .unwrap()
-                .timeouts,
-            master_name: "m".into(),
-            max_clients: 1,
-            clients: Default::default(),
-            replica_load: Default::default(),
-            failover_stats: Default::default(),
-            client_allow: Vec::new(),
-            lifecycle: crate::lifecycle::Lifecycle::new(),
-        });
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-        let session = Box::new(Session::new(shared, Listener::Master, c));
-        assert_eq!(session.cbuf.capacity() + session.ubuf.capacity(), 0);
-        let boxed = std::mem::size_of::<Session>();
-        let fut = session.run();
-        let task = std::mem::size_of_val(&fut);
-        eprintln!("idle session: Session {boxed} B, run() future {task} B");
-        assert!(
-            boxed + task <= 2304,
-            "session {boxed} B + task {task} B exceed the idle budget"
-        );
-    }
-}
+#[path = "session_tests.rs"]
+mod tests;
