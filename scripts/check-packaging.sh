@@ -38,6 +38,14 @@ check() {
     if "$@" >"$out" 2>&1; then pass "$name"; else fail "$name" "$out"; fi
 }
 
+# checkv NAME COMMAND...: like check, and shows the output on success too (checks that compute numbers).
+checkv() {
+    local name="$1" out
+    shift
+    out="$log/$(printf '%s' "$name" | tr -c 'A-Za-z0-9' '_')"
+    if "$@" >"$out" 2>&1; then pass "$name"; sed 's/^/      | /' "$out"; else fail "$name" "$out"; fi
+}
+
 # ---------------------------------------------------------------- tools
 have() { command -v "$1" >/dev/null 2>&1; }
 
@@ -159,7 +167,218 @@ proxy_dependency_tree() {
         return 1
     fi
 }
-check "the proxy's dependency tree has no bench/test tooling (indicatif, serde_json, tempfile)" proxy_dependency_tree
+if have cargo; then
+    check "the proxy's dependency tree has no bench/test tooling (indicatif, serde_json, tempfile)" proxy_dependency_tree
+else
+    skip "the proxy's dependency tree (cargo tree)" "cargo not on PATH"
+fi
+
+# ---------------------------------------------------------------- shared helpers (Python)
+# Imported by the Python checks below (`import pkgcheck`): durations as the proxy parses them, the proxy's shutdown
+# defaults read from its source, preStop pauses, label selectors, GitHub heading anchors.
+cat >"$log/pkgcheck.py" <<'PY'
+import os, pathlib, re, tomllib
+
+ROOT = pathlib.Path(os.environ.get("PKG_ROOT", "."))
+# Seconds that must be left between the end of the proxy's drain and the kubelet's SIGKILL.
+GRACE_MARGIN_S = 5
+# Kubernetes' terminationGracePeriodSeconds when a pod spec sets none (the redis-ha chart's haproxy Deployment).
+K8S_DEFAULT_GRACE_S = 30
+
+
+def config_rs():
+    """The proxy's configuration source: crates/core/src/config.rs (workspace), or src/config.rs (single crate)."""
+    for rel in ("crates/core/src/config.rs", "src/config.rs"):
+        if (ROOT / rel).exists():
+            return ROOT / rel
+    return None
+
+
+def parse_duration(text, where):
+    """Seconds of a duration in the proxy's config grammar (a whole number and ms, s, m or h)."""
+    m = re.fullmatch(r"(\d+)(ms|s|m|h)", str(text).strip())
+    if not m:
+        raise ValueError(f"{where}: {text!r} is not a duration the proxy accepts (e.g. 500ms, 5s, 1m)")
+    return int(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+def shutdown_defaults():
+    """{'shutdown_delay': s, 'shutdown_timeout': s} from the `dur("key", &self.key, "5s")` lines of config.rs."""
+    rs = config_rs()
+    if rs is None:
+        raise ValueError("no config.rs found: cannot read the proxy's shutdown defaults")
+    text = rs.read_text()
+    out = {}
+    for key in ("shutdown_delay", "shutdown_timeout"):
+        m = re.search(r'dur\(\s*"%s"\s*,\s*&self\.%s\s*,\s*"([^"]+)"\s*\)' % (key, key), text)
+        if not m:
+            raise ValueError(f"{rs}: no default for {key} found (expected dur(\"{key}\", &self.{key}, \"<default>\"))")
+        out[key] = parse_duration(m.group(1), f"{rs} default of {key}")
+    return out
+
+
+def prestop_seconds(container):
+    """How long the container's preStop hook pauses: 0 without one; `sleep N` (exec, or the sleep action)."""
+    pre = ((container.get("lifecycle") or {}).get("preStop")) or {}
+    if not pre:
+        return 0
+    if "sleep" in pre:
+        return float(pre["sleep"]["seconds"])
+    cmd = [str(c) for c in (pre.get("exec") or {}).get("command") or []]
+    if len(cmd) == 2 and cmd[0].rsplit("/", 1)[-1] == "sleep":
+        return parse_duration(cmd[1] if cmd[1][-1:].isalpha() else cmd[1] + "s", "preStop sleep")
+    if len(cmd) == 3 and cmd[0].rsplit("/", 1)[-1] in ("sh", "bash", "ash") and cmd[1] == "-c":
+        m = re.fullmatch(r"\s*(?:exec\s+)?sleep\s+(\d+)s?\s*", cmd[2])
+        if m:
+            return float(m.group(1))
+    raise ValueError(f"preStop hook {pre} is not a plain `sleep N`: cannot tell how long it takes")
+
+
+def drain_times(container, docs):
+    """The proxy's shutdown_delay and shutdown_timeout for this container, and where each comes from:
+    SENTINEL_PROXY_SHUTDOWN_* env (wins) > the TOML file given by --config / SENTINEL_PROXY_CONFIG (read from the
+    rendered ConfigMap behind its volume) > the defaults in config.rs."""
+    defaults = shutdown_defaults()
+    env = {e["name"]: e for e in container.get("env") or []}
+    args = [str(a) for a in (container.get("command") or []) + (container.get("args") or [])]
+    path = None
+    for i, a in enumerate(args):
+        if a == "--config" and i + 1 < len(args):
+            path = args[i + 1]
+        elif a.startswith("--config="):
+            path = a.split("=", 1)[1]
+    if path is None and "SENTINEL_PROXY_CONFIG" in env:
+        path = env["SENTINEL_PROXY_CONFIG"].get("value")
+    file_values = {}
+    if path:
+        file_values = toml_from_mount(path, container, docs)
+    out = {}
+    for key in ("shutdown_delay", "shutdown_timeout"):
+        name = "SENTINEL_PROXY_" + key.upper()
+        if name in env:
+            if "value" not in env[name]:
+                raise ValueError(f"env {name} comes from valueFrom: cannot tell its value")
+            out[key] = (parse_duration(env[name]["value"], f"env {name}"), f"env {name}")
+        elif key in file_values:
+            out[key] = (parse_duration(file_values[key], f"{path}: {key}"), f"{path}")
+        else:
+            out[key] = (defaults[key], "default")
+    return out
+
+
+def toml_from_mount(path, container, docs):
+    """The TOML keys of the file at `path`, read from the ConfigMap mounted there in the rendered objects."""
+    pod = container["_pod"]
+    for vm in container.get("volumeMounts") or []:
+        mp = vm["mountPath"].rstrip("/")
+        if vm.get("subPath") and path == mp:
+            key = vm["subPath"]
+        elif path.startswith(mp + "/") and "/" not in path[len(mp) + 1:]:
+            key = path[len(mp) + 1:]
+        else:
+            continue
+        vol = next((v for v in pod.get("volumes") or [] if v["name"] == vm["name"]), None)
+        if not vol or "configMap" not in vol:
+            raise ValueError(f"{path}: volume {vm['name']} is not a ConfigMap: cannot read the config file")
+        cm = next((d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == vol["configMap"]["name"]), None)
+        if cm is None or key not in (cm.get("data") or {}):
+            raise ValueError(f"{path}: ConfigMap {vol['configMap']['name']} with key {key} is not in the rendered objects")
+        return tomllib.loads(cm["data"][key])
+    raise ValueError(f"--config {path}: no volume is mounted there")
+
+
+def proxy_containers(docs):
+    """(workload, pod spec, container) of every sentinel-proxy container in the rendered objects."""
+    for d in docs:
+        if d["kind"] not in ("Deployment", "StatefulSet", "DaemonSet"):
+            continue
+        pod = d["spec"]["template"]["spec"]
+        for c in pod.get("containers") or []:
+            if c["name"] == "sentinel-proxy" or "sentinel-proxy" in str(c.get("image", "")):
+                c["_pod"] = pod
+                yield d, pod, c
+
+
+def pod_templates(docs):
+    """(kind/name, namespace, labels) of every pod the rendered objects would create."""
+    for d in docs:
+        kind, meta = d["kind"], d["metadata"]
+        if kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"):
+            labels = (d["spec"]["template"].get("metadata") or {}).get("labels") or {}
+        elif kind == "CronJob":
+            labels = (d["spec"]["jobTemplate"]["spec"]["template"].get("metadata") or {}).get("labels") or {}
+        elif kind == "Pod":
+            labels = meta.get("labels") or {}
+        else:
+            continue
+        yield f"{kind}/{meta['name']}", meta.get("namespace"), labels
+
+
+def selector_matches(sel, labels):
+    """A metav1.LabelSelector (matchLabels and matchExpressions) against a label map; {} matches everything."""
+    sel = sel or {}
+    if any(labels.get(k) != v for k, v in (sel.get("matchLabels") or {}).items()):
+        return False
+    for e in sel.get("matchExpressions") or []:
+        k, op, vals = e["key"], e["operator"], e.get("values") or []
+        if op == "In" and labels.get(k) not in vals: return False
+        if op == "NotIn" and k in labels and labels[k] in vals: return False
+        if op == "Exists" and k not in labels: return False
+        if op == "DoesNotExist" and k in labels: return False
+    return True
+
+
+def github_anchors(markdown):
+    """The anchors GitHub gives the headings of a Markdown text: lower case, punctuation other than - and _
+    removed, spaces to -, repeats numbered -1, -2, ..."""
+    seen, out = {}, set()
+    in_code = False
+    for line in markdown.splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        m = None if in_code else re.match(r"^#{1,6}\s+(.*?)\s*#*\s*$", line)
+        if not m:
+            continue
+        text = re.sub(r"`([^`]*)`", r"\1", m.group(1))
+        text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
+        slug = re.sub(r"[^\w\- ]", "", text.strip().lower()).replace(" ", "-")
+        n = seen.get(slug, 0)
+        seen[slug] = n + 1
+        out.add(slug if n == 0 else f"{slug}-{n}")
+    return out
+PY
+export PKG_ROOT="$ROOT"
+
+# grace_check LABEL RENDERED: in every sentinel-proxy pod, preStop pause + shutdown_delay + shutdown_timeout must end
+# GRACE_MARGIN_S before terminationGracePeriodSeconds (the kubelet's SIGKILL). The preStop pause counts against the
+# grace period: the kubelet starts the clock before running the hook, then sends SIGTERM, on which the proxy keeps
+# accepting for shutdown_delay and then gives sessions shutdown_timeout to close.
+grace_check() {
+    python3 - "$1" "$2" "$log" <<'PY'
+import sys, yaml
+sys.path.insert(0, sys.argv[3])
+import pkgcheck as pk
+
+label, docs = sys.argv[1], [d for d in yaml.safe_load_all(open(sys.argv[2])) if d]
+bad = found = 0
+for w, pod, c in pk.proxy_containers(docs):
+    found += 1
+    grace = pod.get("terminationGracePeriodSeconds", pk.K8S_DEFAULT_GRACE_S)
+    pre = pk.prestop_seconds(c)
+    t = pk.drain_times(c, docs)
+    (delay, dsrc), (timeout, tsrc) = t["shutdown_delay"], t["shutdown_timeout"]
+    total = pre + delay + timeout
+    ok = total + pk.GRACE_MARGIN_S <= grace
+    bad += not ok
+    print(f"{'ok ' if ok else 'BAD'} {label}: {w['kind']}/{w['metadata']['name']}: preStop {pre:g} s + shutdown_delay "
+          f"{delay:g} s ({dsrc}) + shutdown_timeout {timeout:g} s ({tsrc}) = {total:g} s; terminationGracePeriodSeconds "
+          f"{grace} s{'' if 'terminationGracePeriodSeconds' in pod else ' (Kubernetes default)'}: margin {grace - total:g} s, "
+          f"need >= {pk.GRACE_MARGIN_S} s")
+if not found:
+    sys.exit(f"{label}: no sentinel-proxy container rendered")
+sys.exit(1 if bad else 0)
+PY
+}
 
 # ---------------------------------------------------------------- Kubernetes manifests
 # kubernetes-validate on one rendered file: core kinds against the $K8S_VERSION schemas, strict (unknown fields are
@@ -179,20 +398,43 @@ kv() {
 render() { kubectl kustomize "$1" >"$2"; }
 
 kustomizations=(k8s/base k8s/examples/plain-stack)
+# A component renders only inside a kustomization: each one is also checked on top of the base, through a
+# throw-away overlay (namespace redis, like the plain-stack example).
+for comp in k8s/components/*/; do
+    comp="${comp%/}"
+    overlay="$log/overlay-${comp##*/}"
+    mkdir -p "$overlay"
+    cat >"$overlay/kustomization.yaml" <<EOF
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+namespace: redis
+resources:
+  - $(realpath --relative-to="$overlay" "$ROOT/k8s/base")
+components:
+  - $(realpath --relative-to="$overlay" "$ROOT/$comp")
+EOF
+    kustomizations+=("$comp")
+done
+# The directory kubectl renders for a name of the list above, and how the checks name it.
+render_dir() { if [[ "$1" == k8s/components/* ]]; then echo "$log/overlay-${1##*/}"; else echo "$1"; fi; }
+render_name() { if [[ "$1" == k8s/components/* ]]; then echo "k8s/base + $1"; else echo "$1"; fi; }
 
 if have kubectl; then
     for dir in "${kustomizations[@]}"; do
         rendered="$log/$(printf '%s' "$dir" | tr '/' '_').yaml"
-        check "kubectl kustomize $dir" render "$dir" "$rendered"
+        check "kubectl kustomize $(render_name "$dir")" render "$(render_dir "$dir")" "$rendered"
         [[ -s "$rendered" ]] || continue
 
         if have kubernetes-validate; then
-            check "kubernetes-validate --strict -k $K8S_VERSION ($dir)" kv "$rendered"
+            check "kubernetes-validate --strict -k $K8S_VERSION ($(render_name "$dir"))" kv "$rendered"
         else
-            skip "kubernetes-validate ($dir)" "not installed and 'pip install kubernetes-validate' failed"
+            skip "kubernetes-validate ($(render_name "$dir"))" "not installed and 'pip install kubernetes-validate' failed"
         fi
 
-        check "manifest consistency ($dir)" python3 - "$rendered" "$ROOT" <<'PY'
+        checkv "grace period fits: preStop + shutdown_delay + shutdown_timeout + margin <= terminationGracePeriodSeconds ($(render_name "$dir"))" \
+            grace_check "$(render_name "$dir")" "$rendered"
+
+        check "manifest consistency ($(render_name "$dir"))" python3 - "$rendered" "$ROOT" <<'PY'
 import re, sys, pathlib, yaml
 
 docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
@@ -247,15 +489,15 @@ for k, v in want_env.items():
 ref = env.get("REDIS_PASSWORD", {}).get("valueFrom", {}).get("secretKeyRef", {})
 if ref != {"name": "redis-secret", "key": "REDIS_PASSWORD"}: err("REDIS_PASSWORD must come from redis-secret/REDIS_PASSWORD")
 
-# Env names and config keys must be known to the binary (FileConfig in src/config.rs), when that file exists.
-cfg_rs = root / "src" / "config.rs"
-m = re.search(r"pub struct FileConfig\s*\{(.*?)\n\}", cfg_rs.read_text(), re.S) if cfg_rs.exists() else None
+# Env names and config keys must be known to the binary (FileConfig in crates/core/src/config.rs).
+cfg_rs = next((p for p in (root / "crates/core/src/config.rs", root / "src/config.rs") if p.exists()), None)
+m = re.search(r"pub struct FileConfig\s*\{(.*?)\n\}", cfg_rs.read_text(), re.S) if cfg_rs else None
 if m:
     keys = set(re.findall(r"pub (\w+)\s*:", m.group(1)))
     for name in env:
         if name.startswith("SENTINEL_PROXY_") and name not in ("SENTINEL_PROXY_CONFIG",):
             if name[len("SENTINEL_PROXY_"):].lower() not in keys:
-                err(f"env {name} names no FileConfig key in src/config.rs")
+                err(f"env {name} names no FileConfig key in {cfg_rs.relative_to(root)}")
     for cm in by_kind("ConfigMap"):
         for fname, text in cm.get("data", {}).items():
             if fname.endswith(".toml"):
@@ -264,7 +506,7 @@ if m:
                     if k not in keys: err(f"{fname}: key {k!r} is not a FileConfig key")
     print(f"FileConfig keys checked: {len(keys)}")
 else:
-    print("src/config.rs has no FileConfig yet: env/config key names not cross-checked")
+    err("no FileConfig found in crates/core/src/config.rs or src/config.rs: env/config key names not cross-checked")
 
 # Services, PDB, NetworkPolicy, ServiceMonitor select the pods / the admin Service.
 svcs = {s["metadata"]["name"]: s for s in by_kind("Service")}
@@ -502,6 +744,32 @@ assert set(h["image"]) == {"repository", "tag"}, f"haproxy.image keys {set(h['im
 assert h["image"]["repository"].endswith("/sentinel-proxy") and str(h["image"]["tag"]), h["image"]
 print("ok:", h)
 PY
+
+# The chart's haproxy Deployment (path A), as k8s/examples/helm-values.yaml makes the chart render it. Facts of the
+# redis-ha chart's templates/redis-haproxy-deployment.yaml (DandyDeveloper/charts, chart 4.39.0): it renders no
+# terminationGracePeriodSeconds (so Kubernetes' 30 s) and no value sets one; `haproxy.lifecycle` is the container's
+# lifecycle as given; the container gets no env but AUTH / SENTINELAUTH, and HAProxy mode reads neither
+# SENTINEL_PROXY_* nor a TOML file, so shutdown_delay and shutdown_timeout are the proxy's defaults.
+helm_grace() {
+    python3 - k8s/examples/helm-values.yaml "$log" <<'PY'
+import sys, yaml
+sys.path.insert(0, sys.argv[2])
+import pkgcheck as pk
+
+h = (yaml.safe_load(open(sys.argv[1])) or {}).get("haproxy") or {}
+grace = pk.K8S_DEFAULT_GRACE_S
+pre = pk.prestop_seconds({"lifecycle": h.get("lifecycle") or {}})
+d = pk.shutdown_defaults()
+total = pre + d["shutdown_delay"] + d["shutdown_timeout"]
+ok = total + pk.GRACE_MARGIN_S <= grace
+print(f"{'ok ' if ok else 'BAD'} helm example: Deployment <release>-haproxy: preStop {pre:g} s (haproxy.lifecycle) + "
+      f"shutdown_delay {d['shutdown_delay']:g} s (default) + shutdown_timeout {d['shutdown_timeout']:g} s (default) = "
+      f"{total:g} s; terminationGracePeriodSeconds {grace} s (Kubernetes default; the chart has no value for it): "
+      f"margin {grace - total:g} s, need >= {pk.GRACE_MARGIN_S} s")
+sys.exit(0 if ok else 1)
+PY
+}
+checkv "grace period fits (k8s/examples/helm-values.yaml, the chart's haproxy Deployment)" helm_grace
 
 # ---------------------------------------------------------------- summary
 echo
