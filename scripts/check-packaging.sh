@@ -328,6 +328,43 @@ def selector_matches(sel, labels):
     return True
 
 
+def cpu_cores(q):
+    """Cores of a CPU quantity: "250m", "1", 2, "1.5"."""
+    q = str(q)
+    return int(q[:-1]) / 1000 if q.endswith("m") else float(q)
+
+
+def mem_bytes(q):
+    """Bytes of a memory quantity: "64Mi", "1Gi", "500M", "1048576"."""
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?", str(q))
+    if not m:
+        raise ValueError(f"{q!r} is not a memory quantity")
+    unit = {None: 1, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+    return float(m.group(1)) * unit[m.group(2)]
+
+
+def resources_errors(where, res):
+    """What is wrong with the proxy container's resources (docs/migration.md, "CPU and memory"): requests and limits
+    for cpu and memory, each request <= its limit, a CPU request of at least 100m and a CPU limit of whole cores."""
+    errs = []
+    res = res or {}
+    for part in ("requests", "limits"):
+        for r in ("cpu", "memory"):
+            if r not in (res.get(part) or {}):
+                errs.append(f"{where}: resources.{part}.{r} missing (a LimitRange default, often 100m CPU, would apply)")
+    if errs:
+        return errs
+    req, lim = res["requests"], res["limits"]
+    if cpu_cores(req["cpu"]) > cpu_cores(lim["cpu"]): errs.append(f"{where}: cpu request {req['cpu']} > limit {lim['cpu']}")
+    if mem_bytes(req["memory"]) > mem_bytes(lim["memory"]): errs.append(f"{where}: memory request {req['memory']} > limit {lim['memory']}")
+    if cpu_cores(req["cpu"]) < 0.1: errs.append(f"{where}: cpu request {req['cpu']} < 100m")
+    c = cpu_cores(lim["cpu"])
+    if c < 1 or c != int(c):
+        errs.append(f"{where}: cpu limit {lim['cpu']} is not a whole number of cores >= 1 (the runtime starts one worker "
+                    "thread per core of the limit; a fractional quota throttles them)")
+    return errs
+
+
 def github_anchors(markdown):
     """The anchors GitHub gives the headings of a Markdown text: lower case, punctuation other than - and _
     removed, spaces to -, repeats numbered -1, -2, ..."""
@@ -434,8 +471,10 @@ if have kubectl; then
         checkv "grace period fits: preStop + shutdown_delay + shutdown_timeout + margin <= terminationGracePeriodSeconds ($(render_name "$dir"))" \
             grace_check "$(render_name "$dir")" "$rendered"
 
-        check "manifest consistency ($(render_name "$dir"))" python3 - "$rendered" "$ROOT" <<'PY'
+        check "manifest consistency ($(render_name "$dir"))" python3 - "$rendered" "$ROOT" "$log" <<'PY'
 import re, sys, pathlib, yaml
+sys.path.insert(0, sys.argv[3])
+import pkgcheck as pk
 
 docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
 root = pathlib.Path(sys.argv[2])
@@ -475,9 +514,8 @@ if ports != {"redis": 6379, "redis-replica": 6380, "admin": 9101}: err(f"contain
 for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
     g = c[probe]["httpGet"]
     if g["path"] != path or ports.get(g["port"], g["port"]) != 9101: err(f"{probe} must GET {path} on 9101")
-res = c["resources"]
-if res["requests"] != {"cpu": "100m", "memory": "64Mi"} or res["limits"].get("memory") != "256Mi":
-    err(f"resources {res}")
+for e in pk.resources_errors("container sentinel-proxy", c.get("resources")):
+    err(e)
 env = {e["name"]: e for e in c["env"]}
 want_env = {
     "SENTINEL_PROXY_SENTINELS": "redis-ha-sentinel:26379", "SENTINEL_PROXY_MASTER_NAME": "mymaster",
@@ -733,15 +771,20 @@ else
 fi
 
 # ---------------------------------------------------------------- Helm values example (path A)
-check "k8s/examples/helm-values.yaml sets only haproxy.enabled and haproxy.image.repository/tag" \
-    python3 - k8s/examples/helm-values.yaml <<'PY'
+check "k8s/examples/helm-values.yaml sets haproxy.enabled, image.repository/tag and resources (chart keys only)" \
+    python3 - k8s/examples/helm-values.yaml "$log" <<'PY'
 import sys, yaml
+sys.path.insert(0, sys.argv[2])
+import pkgcheck as pk
 v = yaml.safe_load(open(sys.argv[1]))
 assert set(v) == {"haproxy"}, f"top-level keys {set(v)}"
 h = v["haproxy"]
-assert set(h) <= {"enabled", "image"}, f"haproxy keys {set(h)}"
+# Keys of the chart's values.yaml (haproxy.*); the image is the only required change.
+assert set(h) <= {"enabled", "image", "resources", "lifecycle"}, f"haproxy keys {set(h)}"
 assert set(h["image"]) == {"repository", "tag"}, f"haproxy.image keys {set(h['image'])}"
 assert h["image"]["repository"].endswith("/sentinel-proxy") and str(h["image"]["tag"]), h["image"]
+errs = pk.resources_errors("haproxy.resources", h.get("resources"))
+assert not errs, errs
 print("ok:", h)
 PY
 
