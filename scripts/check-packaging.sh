@@ -386,6 +386,52 @@ def github_anchors(markdown):
 PY
 export PKG_ROOT="$ROOT"
 
+# netpol_check LABEL RENDERED: every NetworkPolicy applies to pods this rendering ships (its podSelector matches a pod
+# template, and is not empty), and every peer podSelector of its own namespace (no namespaceSelector) is either empty
+# (any pod of the namespace) or matches a pod template of the rendering: a selector with labels that no shipped pod
+# carries is a guess, and if it is wrong it silently blocks the traffic.
+netpol_check() {
+    python3 - "$1" "$2" "$log" <<'PY'
+import json, sys, yaml
+sys.path.insert(0, sys.argv[3])
+import pkgcheck as pk
+
+label, docs = sys.argv[1], [d for d in yaml.safe_load_all(open(sys.argv[2])) if d]
+pods = list(pk.pod_templates(docs))
+errors = []
+def hits(sel, ns):
+    return [name for name, pns, labels in pods if pns == ns and pk.selector_matches(sel, labels)]
+for np in (d for d in docs if d["kind"] == "NetworkPolicy"):
+    ns, name, spec = np["metadata"].get("namespace"), np["metadata"]["name"], np["spec"]
+    where = f"NetworkPolicy {ns}/{name}"
+    sel = spec.get("podSelector") or {}
+    if not sel:
+        errors.append(f"{where}: empty spec.podSelector applies it to every pod of the namespace")
+    got = hits(sel, ns)
+    print(f"{where}: spec.podSelector {json.dumps(sel)} -> {got or 'no pod'}")
+    if not got:
+        errors.append(f"{where}: spec.podSelector {json.dumps(sel)} matches no pod template of this rendering")
+    for direction, key in (("ingress", "from"), ("egress", "to")):
+        for i, rule in enumerate(spec.get(direction) or []):
+            for j, peer in enumerate(rule.get(key) or []):
+                if "podSelector" not in peer or "namespaceSelector" in peer:
+                    continue  # ipBlock, or pods of other namespaces: not shipped here
+                psel = peer["podSelector"] or {}
+                ports = [p.get("port") for p in rule.get("ports") or []]
+                at = f"{where}: {direction}[{i}].{key}[{j}] (ports {ports})"
+                if not psel:
+                    print(f"{at}: podSelector {{}} -> any pod of namespace {ns}")
+                    continue
+                got = hits(psel, ns)
+                print(f"{at}: podSelector {json.dumps(psel)} -> {got or 'no pod'}")
+                if not got:
+                    errors.append(f"{at}: podSelector {json.dumps(psel)} matches no pod template of this rendering "
+                                  "(use {} with the port, or ship the pods it is meant for)")
+for e in errors: print("ERROR", e)
+sys.exit(1 if errors else 0)
+PY
+}
+
 # grace_check LABEL RENDERED: in every sentinel-proxy pod, preStop pause + shutdown_delay + shutdown_timeout must end
 # GRACE_MARGIN_S before terminationGracePeriodSeconds (the kubelet's SIGKILL). The preStop pause counts against the
 # grace period: the kubelet starts the clock before running the hook, then sends SIGTERM, on which the proxy keeps
@@ -471,7 +517,10 @@ if have kubectl; then
         checkv "grace period fits: preStop + shutdown_delay + shutdown_timeout + margin <= terminationGracePeriodSeconds ($(render_name "$dir"))" \
             grace_check "$(render_name "$dir")" "$rendered"
 
-        check "manifest consistency ($(render_name "$dir"))" python3 - "$rendered" "$ROOT" "$log" <<'PY'
+        check "NetworkPolicy selectors match pods this rendering ships ($(render_name "$dir"))" \
+            netpol_check "$(render_name "$dir")" "$rendered"
+
+        check "manifest consistency ($(render_name "$dir"))" python3 - "$rendered" "$ROOT" "$log" "$dir" <<'PY'
 import re, sys, pathlib, yaml
 sys.path.insert(0, sys.argv[3])
 import pkgcheck as pk
@@ -548,8 +597,15 @@ else:
 
 # Services, PDB, NetworkPolicy, ServiceMonitor select the pods / the admin Service.
 svcs = {s["metadata"]["name"]: s for s in by_kind("Service")}
-want_svc = {"redis-ha-haproxy": ("ClusterIP", {6379, 6380, 9101}), "redis": ("ClusterIP", {6379}),
-            "redis-nodeport": ("NodePort", {6379})}
+# The client Services `redis` and `redis-nodeport` belong to the existing stack (k8s/base/services.yaml says why);
+# only k8s/components/client-services declares them here.
+want_svc = {"redis-ha-haproxy": ("ClusterIP", {6379, 6380, 9101})}
+client_svc = {"redis": ("ClusterIP", {6379}), "redis-nodeport": ("NodePort", {6379})}
+if sys.argv[4] == "k8s/components/client-services":
+    want_svc.update(client_svc)
+else:
+    for name in client_svc:
+        if name in svcs: err(f"Service {name} rendered: its owner is the existing stack (or k8s/components/client-services)")
 for name, (typ, pset) in want_svc.items():
     s = svcs.get(name)
     if not s: err(f"Service {name} missing"); continue
@@ -591,6 +647,31 @@ PY
 else
     skip "kubectl kustomize + kubernetes-validate" "kubectl not found (needs kubectl >= 1.27 with kustomize)"
 fi
+
+# One owner per object: no kind/namespace/name is declared by two resource files of the kustomizations under k8s/
+# (patches are not declarations). Two declarations would overwrite each other at every apply.
+check "one owner per object: no object declared twice under k8s/" python3 - <<'PY'
+import pathlib, sys, yaml
+owners, errors = {}, []
+for kfile in sorted(pathlib.Path("k8s").rglob("kustomization.yaml")):
+    k = yaml.safe_load(kfile.read_text())
+    ns = k.get("namespace")
+    for res in k.get("resources") or []:
+        f = kfile.parent / res
+        if not f.is_file():
+            continue  # another kustomization: its own files are visited on their own
+        for d in yaml.safe_load_all(f.read_text()):
+            if not d:
+                continue
+            key = (d["kind"], d["metadata"].get("namespace", ns), d["metadata"]["name"])
+            owners.setdefault(key, []).append(str(f))
+for key, files in sorted(owners.items(), key=str):
+    print(f"{key[0]}/{key[2]}: {', '.join(files)}")
+    if len(files) > 1:
+        errors.append(f"{key[0]} {key[2]} is declared in {len(files)} files: {files}")
+for e in errors: print("ERROR", e)
+sys.exit(1 if errors else 0)
+PY
 
 # ---------------------------------------------------------------- monitoring: dashboard + alerts
 # k8s/components/monitoring: the Grafana dashboard (JSON in a ConfigMap for the dashboard sidecar) and the
