@@ -682,8 +682,10 @@ MON=k8s/components/monitoring
 rendered_stack="$log/k8s_examples_plain-stack.yaml"
 rendered_base="$log/k8s_base.yaml"
 check "monitoring: dashboard JSON, PrometheusRule structure, metric names in docs/metrics.md" \
-    python3 - "$MON" "$rendered_stack" "$rendered_base" <<'PY'
+    python3 - "$MON" "$rendered_stack" "$rendered_base" "$log" <<'PY'
 import json, pathlib, re, sys, yaml
+sys.path.insert(0, sys.argv[4])
+import pkgcheck as pk
 
 mon, rendered, rendered_base = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3])
 errors = []
@@ -784,6 +786,7 @@ if (rule_doc.get("apiVersion"), rule_doc.get("kind")) != ("monitoring.coreos.com
 alerts_md = pathlib.Path("docs/alerts.md").read_text() if pathlib.Path("docs/alerts.md").exists() else ""
 if not alerts_md: err("docs/alerts.md missing")
 headings = {h.strip() for h in re.findall(r"^##+ (.+)$", alerts_md, re.M)}
+anchors = pk.github_anchors(alerts_md)
 names = []
 for g in rule_doc["spec"]["groups"]:
     for r in g["rules"]:
@@ -797,10 +800,20 @@ for g in rule_doc["spec"]["groups"]:
             if not str(ann.get(key, "")).strip(): err(f"{a}: no annotations.{key}")
         if f"docs/alerts.md#{a.lower()}" not in ann.get("description", ""): err(f"{a}: description must link docs/alerts.md#{a.lower()}")
         if a not in headings: err(f"{a}: no '## {a}' entry in docs/alerts.md")
+        # runbook_url: a link to the alert's own section of docs/alerts.md, whose anchor GitHub really generates.
+        url = str(ann.get("runbook_url", ""))
+        m = re.fullmatch(r"https://[^\s#]+/docs/alerts\.md#([^\s#]+)", url)
+        if not m:
+            err(f"{a}: annotations.runbook_url {url!r} is not https://.../docs/alerts.md#<section>")
+        elif m.group(1) not in anchors:
+            err(f"{a}: runbook_url anchor #{m.group(1)} is no heading of docs/alerts.md (anchors: {sorted(anchors)})")
+        elif m.group(1) != a.lower():
+            err(f"{a}: runbook_url points at #{m.group(1)}, not at its own section #{a.lower()}")
         if not re.fullmatch(r"\d+[smh]", str(r.get("for", ""))): err(f"{a}: for {r.get('for')!r}")
 if len(names) != len(set(names)): err(f"duplicate alert names: {names}")
 for want in ("SentinelProxyNoConfirmedMaster", "SentinelProxySentinelLinksMajorityDown", "SentinelProxyFailoverHoldTooLong",
-             "SentinelProxyClientProtocolErrors", "SentinelProxyUpstreamProtocolErrors", "SentinelProxyMaxClientsRejections"):
+             "SentinelProxyClientProtocolErrors", "SentinelProxyUpstreamProtocolErrors", "SentinelProxyMaxClientsRejections",
+             "SentinelProxyScrapeFailing", "SentinelProxyAbsent"):
     if want not in names: err(f"alert {want} missing")
 check_names("prometheusrule", strings(rule_doc))
 if "alerts.md" not in pathlib.Path("docs/metrics.md").read_text().strip().splitlines()[-1]:
@@ -821,9 +834,53 @@ if rendered.is_file() and rendered.stat().st_size:
 else:
     print("plain-stack not rendered (no kubectl): rendered objects not checked")
 if rendered_base.is_file() and rendered_base.stat().st_size:
-    if any(d and d["kind"] == "PrometheusRule" for d in yaml.safe_load_all(rendered_base.read_text())):
+    base_docs = [d for d in yaml.safe_load_all(rendered_base.read_text()) if d]
+    if any(d["kind"] == "PrometheusRule" for d in base_docs):
         err("k8s/base renders a PrometheusRule: keep it in the optional component")
+    # The scrape alerts select `up` by the job the ServiceMonitor relabels to and by the proxy's container name.
+    jobs = {r.get("replacement") for sm in base_docs if sm["kind"] == "ServiceMonitor"
+            for ep in sm["spec"]["endpoints"] for r in ep.get("relabelings") or [] if r.get("targetLabel") == "job"}
+    containers = {c["name"] for d in base_docs if d["kind"] == "Deployment" for c in d["spec"]["template"]["spec"]["containers"]}
+    if len(jobs) != 1: err(f"ServiceMonitor: want one job relabelling (targetLabel: job), found {jobs or 'none'}")
+    ups = [(r["alert"], sel) for g in rule_doc["spec"]["groups"] for r in g["rules"]
+           for sel in re.findall(r"\bup\{([^}]*)\}", r["expr"])]
+    if not ups: err("no alert selects `up`: nothing notices a proxy that is no longer scraped")
+    for a, sel in ups:
+        got = dict(re.findall(r'(\w+)="([^"]*)"', sel))
+        if {got.get("job")} != jobs: err(f"{a}: up{{{sel}}} selects job {got.get('job')!r}, the ServiceMonitor sets {jobs}")
+        if got.get("container") not in containers: err(f"{a}: up{{{sel}}}: container {got.get('container')!r} not in {containers}")
+    print(f"scrape alerts: {len(ups)} up{{...}} selectors, job {jobs}, containers {containers}")
 print(f"dashboard: {len(panels)} panels, {len(dash_used)} metrics; rules: {len(names)} alerts; catalogue: {len(catalogue)} names")
+for e in errors: print("ERROR", e)
+sys.exit(1 if errors else 0)
+PY
+
+# Links to a section (`[..](#anchor)`, `[..](other.md#anchor)`) in README.md and docs/*.md, and the "docs/x.md#anchor"
+# references of the manifests' comments and the rule descriptions, name headings that exist (GitHub's anchors).
+check "Markdown section links resolve (README.md, docs/*.md, k8s/**)" python3 - "$log" <<'PY'
+import pathlib, re, sys
+sys.path.insert(0, sys.argv[1])
+import pkgcheck as pk
+errors, n = [], 0
+anchors = {}
+def anchors_of(path):
+    if path not in anchors:
+        anchors[path] = pk.github_anchors(path.read_text()) if path.is_file() else None
+    return anchors[path]
+sources = [pathlib.Path("README.md"), *sorted(pathlib.Path("docs").glob("*.md"))]
+for src in sources:
+    for target, frag in re.findall(r"\]\(([^)#\s]*)#([^)\s]+)\)", src.read_text()):
+        n += 1
+        path = (src.parent / target).resolve() if target else src.resolve()
+        got = anchors_of(path)
+        if got is None: errors.append(f"{src}: link to {target}#{frag}: no such file")
+        elif frag not in got: errors.append(f"{src}: link to {target or src.name}#{frag}: no such heading")
+for src in sorted(pathlib.Path("k8s").rglob("*.yaml")):
+    for target, frag in re.findall(r"\b(docs/[\w.-]+\.md)#([\w-]+)", src.read_text()):
+        n += 1
+        got = anchors_of(pathlib.Path(target).resolve())
+        if got is None or frag not in got: errors.append(f"{src}: {target}#{frag}: no such heading")
+print(f"{n} section links checked")
 for e in errors: print("ERROR", e)
 sys.exit(1 if errors else 0)
 PY
