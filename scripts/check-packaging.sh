@@ -932,8 +932,8 @@ PY
 # The chart's haproxy Deployment (path A), as k8s/examples/helm-values.yaml makes the chart render it. Facts of the
 # redis-ha chart's templates/redis-haproxy-deployment.yaml (DandyDeveloper/charts, chart 4.39.0): it renders no
 # terminationGracePeriodSeconds (so Kubernetes' 30 s) and no value sets one; `haproxy.lifecycle` is the container's
-# lifecycle as given; the container gets no env but AUTH / SENTINELAUTH, and HAProxy mode reads neither
-# SENTINEL_PROXY_* nor a TOML file, so shutdown_delay and shutdown_timeout are the proxy's defaults.
+# lifecycle as given; the container gets no env but AUTH / SENTINELAUTH, so the drain times are HAProxy mode's
+# defaults: shutdown_delay the proxy's, shutdown_timeout HAPROXY_MODE_SHUTDOWN_TIMEOUT (crates/haproxy/src/compat.rs).
 helm_grace() {
     python3 - k8s/examples/helm-values.yaml "$log" <<'PY'
 import sys, yaml
@@ -944,28 +944,26 @@ h = (yaml.safe_load(open(sys.argv[1])) or {}).get("haproxy") or {}
 grace = pk.K8S_DEFAULT_GRACE_S
 pre = pk.prestop_seconds({"lifecycle": h.get("lifecycle") or {}})
 d = pk.shutdown_defaults()
+import re
+m = re.search(r"HAPROXY_MODE_SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs\((\d+)\)",
+              open("crates/haproxy/src/compat.rs").read())
+assert m, "HAPROXY_MODE_SHUTDOWN_TIMEOUT not found in crates/haproxy/src/compat.rs"
+d["shutdown_timeout"] = float(m.group(1))
 total = pre + d["shutdown_delay"] + d["shutdown_timeout"]
 ok = total + pk.GRACE_MARGIN_S <= grace
 print(f"{'ok ' if ok else 'BAD'} helm example: Deployment <release>-haproxy: preStop {pre:g} s (haproxy.lifecycle) + "
-      f"shutdown_delay {d['shutdown_delay']:g} s (default) + shutdown_timeout {d['shutdown_timeout']:g} s (default) = "
+      f"shutdown_delay {d['shutdown_delay']:g} s (default) + shutdown_timeout {d['shutdown_timeout']:g} s (HAProxy mode) = "
       f"{total:g} s; terminationGracePeriodSeconds {grace} s (Kubernetes default; the chart has no value for it): "
       f"margin {grace - total:g} s, need >= {pk.GRACE_MARGIN_S} s")
-# Exit 3: too long with no preStop at all, i.e. no value of the chart can fix it (only HAProxy mode's drain times).
-sys.exit(0 if ok else 3 if pre == 0 else 1)
+sys.exit(0 if ok else 1)
 PY
 }
-# A known limitation is reported as skipped, with the numbers, rather than failed: the values file already does all
-# it can (no preStop). It passes by itself once HAProxy mode's drain fits in 30 s - margin.
 helm_grace_name="grace period fits (k8s/examples/helm-values.yaml, the chart's haproxy Deployment)"
-helm_grace_rc=0
-helm_grace >"$log/helm_grace" 2>&1 || helm_grace_rc=$?
-case "$helm_grace_rc" in
-    0) pass "$helm_grace_name"; sed 's/^/      | /' "$log/helm_grace" ;;
-    3) skip "$helm_grace_name" "known limitation: the chart sets no terminationGracePeriodSeconds and HAProxy mode \
-uses the default drain times (docs/migration.md, 'Shutdown with the chart')"
-       sed 's/^/      | /' "$log/helm_grace" ;;
-    *) fail "$helm_grace_name" "$log/helm_grace" ;;
-esac
+if helm_grace >"$log/helm_grace" 2>&1; then
+    pass "$helm_grace_name"; sed 's/^/      | /' "$log/helm_grace"
+else
+    fail "$helm_grace_name" "$log/helm_grace"
+fi
 
 # ---------------------------------------------------------------- summary
 echo

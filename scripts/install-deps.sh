@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo run against: redis-server, redis-sentinel, redis-cli,
-# and iptables for the partition tests (tests/partition.rs; they also need root and `ip netns`,
+# haproxy (tests/haproxy_dropin.rs compares behaviour with the real one), and iptables for
+# the partition tests (tests/partition.rs; they also need root and `ip netns`,
 # and skip with a message without them, so iptables is only installed when running as root).
 # As root it uses apt-get; otherwise it prints the exact command to run.
 set -euo pipefail
@@ -10,6 +11,10 @@ for bin in redis-server redis-sentinel redis-cli; do
 done
 pkgs=()
 [ ${#missing[@]} -gt 0 ] && pkgs+=(redis-server redis-sentinel redis-tools)
+if ! command -v haproxy >/dev/null 2>&1 && ! [ -x /usr/sbin/haproxy ]; then
+  missing+=(haproxy)
+  pkgs+=(haproxy)
+fi
 if [ "$(id -u)" -eq 0 ]; then
   PATH="$PATH:/usr/sbin:/sbin"
   for bin in iptables ip; do

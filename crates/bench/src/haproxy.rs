@@ -153,6 +153,15 @@ impl Haproxy {
     /// (blocking, up to 20 s) until a client connection through it reaches a node answering
     /// `ROLE` with master.
     pub fn start(lab: &Lab) -> Result<Haproxy, HaproxyError> {
+        Self::start_with(lab, |cfg| cfg)
+    }
+
+    /// [`Haproxy::start`] with the rendered configuration changed by `edit` first (tests that
+    /// compare a setting's behaviour with the proxy's, e.g. short timeouts).
+    pub fn start_with(
+        lab: &Lab,
+        edit: impl FnOnce(String) -> String,
+    ) -> Result<Haproxy, HaproxyError> {
         if !lab::have("haproxy") {
             return Err(HaproxyError::Missing);
         }
@@ -161,7 +170,7 @@ impl Haproxy {
         let cfg = HaproxyConfig::for_lab(lab, listen, health);
         let dir = tempfile::Builder::new().prefix("sp-haproxy-").tempdir()?;
         let config = dir.path().join("haproxy.cfg");
-        std::fs::write(&config, cfg.render())?;
+        std::fs::write(&config, edit(cfg.render()))?;
         let log = dir.path().join("haproxy.log");
         let out = std::fs::File::create(&log)?;
         let mut cmd = Command::new("haproxy");

@@ -21,6 +21,8 @@ pub struct AdminState {
     pub prometheus: PrometheusHandle,
     /// Extra path answered like /healthz (HAProxy `monitor-uri`).
     pub monitor_uri: Option<String>,
+    /// Extra path answered like /metrics (HAProxy prometheus-exporter `path`).
+    pub metrics_uri: Option<String>,
     /// Cancelled when a graceful shutdown begins: not ready any more.
     pub unready: tokio_util::sync::CancellationToken,
     /// Unreachable Sentinels and why, shown in /readyz's body.
@@ -40,8 +42,9 @@ fn respond(state: &AdminState, req: &Request<Incoming>) -> Response<Full<Bytes>>
         return text(StatusCode::METHOD_NOT_ALLOWED, "use GET\n");
     }
     let path = req.uri().path();
+    let metrics = path == "/metrics" || state.metrics_uri.as_deref() == Some(path);
     match path {
-        "/metrics" => {
+        _ if metrics => {
             let mut r = text(StatusCode::OK, state.prometheus.render());
             r.headers_mut().insert(
                 "content-type",

@@ -333,6 +333,9 @@ pub struct Config {
     pub replica_listen: Option<SocketAddr>,
     pub admin_listen: Option<SocketAddr>,
     pub health_listen: Option<HealthListener>,
+    /// Another path the admin listener serves the metrics on besides /metrics (HAProxy mode:
+    /// the prometheus-exporter's `path`, the chart's `haproxy.metrics.scrapePath`).
+    pub metrics_uri: Option<String>,
     pub redis_password: Option<Secret>,
     pub sentinel_password: Option<Secret>,
     pub timeouts: Timeouts,
@@ -771,6 +774,7 @@ impl FileConfig {
             replica_listen,
             admin_listen,
             health_listen: None,
+            metrics_uri: None,
             redis_password,
             sentinel_password,
             timeouts,

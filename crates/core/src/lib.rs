@@ -262,6 +262,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         route: reader.clone(),
         prometheus,
         monitor_uri: config.health_listen.as_ref().map(|h| h.uri.clone()),
+        metrics_uri: config.metrics_uri.clone(),
         unready: lifecycle.unready().clone(),
         link_problems,
     });

@@ -16,7 +16,7 @@
 //! | the `prometheus-exporter` section's `bind` (optional) | `admin_listen` (`/metrics`, `/healthz`, `/readyz`) |
 //! | the `monitor-uri` section's `bind` and uri (optional) | `health_listen` |
 //! | `timeout connect` | `timeouts.connect` |
-//! | `timeout client` | `timeouts.client_idle` (`0` = never) |
+//! | `timeout tunnel`, else the shorter of `timeout client` / `timeout server` | `timeouts.client_idle` (`0` = never) |
 //! | `maxconn` (global / ft_redis_master) | `limits.max_clients` |
 //!
 //! Everything else keeps sentinel-proxy's defaults. Lines the reader does not act on are logged
@@ -31,6 +31,11 @@ use sentinel_proxy_core::config::{Config, HealthListener, LogFormat, Secret};
 
 /// Largest `maxconn` sentinel-proxy accepts (its `max_clients` limit).
 const MAX_CLIENTS: u32 = 1 << 24;
+
+/// The drain's limit in HAProxy mode. The chart's haproxy Deployment gets Kubernetes' default
+/// 30 s grace period (it has no value for it): 5 s shutdown delay + 20 s + 5 s margin ends the
+/// drain before the SIGKILL (scripts/check-packaging.sh reads this constant).
+pub const HAPROXY_MODE_SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Errors of HAProxy mode. Each names the file and line, or what is missing, and the fix.
 #[derive(Debug, thiserror::Error)]
@@ -269,6 +274,7 @@ pub fn convert(h: &HaproxyConfig) -> Result<(Config, Vec<String>), CompatError> 
         ));
     }
     let mut c = Config::for_sentinels(h.sentinels.clone(), &h.master_name);
+    c.shutdown.timeout = HAPROXY_MODE_SHUTDOWN_TIMEOUT;
 
     c.listen =
         first_bind("frontend ft_redis_master", &h.master_bind, &mut warnings).ok_or_else(|| {
@@ -283,12 +289,8 @@ pub fn convert(h: &HaproxyConfig) -> Result<(Config, Vec<String>), CompatError> 
         &mut warnings,
     );
     if c.admin_listen.is_some() {
-        if let Some(p) = h.metrics_path.as_deref().filter(|p| *p != "/metrics") {
-            warnings.push(format!(
-                "the prometheus-exporter answers on path {p}; sentinel-proxy serves its metrics \
-                 on /metrics (plus /healthz and /readyz): point the scrape configuration there"
-            ));
-        }
+        // haproxy.metrics.scrapePath: scrapers keep their path (and /metrics works too).
+        c.metrics_uri = h.metrics_path.clone().filter(|p| p != "/metrics");
     }
     c.health_listen =
         first_bind("the monitor-uri section", &h.health_bind, &mut warnings).map(|addr| {
@@ -310,8 +312,7 @@ pub fn convert(h: &HaproxyConfig) -> Result<(Config, Vec<String>), CompatError> 
         Some(d) => c.timeouts.connect = d,
         None => {}
     }
-    // HAProxy closes a client after `timeout client` without activity; 0 means never.
-    c.timeouts.client_idle = h.timeouts.client.filter(|d| !d.is_zero());
+    c.timeouts.client_idle = idle_timeout(&h.timeouts);
 
     if let Some(m) = h.maxconn {
         if m == 0 || m > MAX_CLIENTS {
@@ -323,6 +324,19 @@ pub fn convert(h: &HaproxyConfig) -> Result<(Config, Vec<String>), CompatError> 
         c.limits.max_clients = m as usize;
     }
     Ok((c, warnings))
+}
+
+/// How long an established TCP session may be idle before HAProxy closes it: once both sides
+/// are connected, `timeout tunnel` replaces `timeout client` and `timeout server`; without it,
+/// whichever side's inactivity timeout runs out first ends the session. 0 (or unset) is no
+/// timeout on that side. sentinel-proxy connects its upstream on demand, so this is the one
+/// client idle timeout it applies.
+fn idle_timeout(t: &cfg::Timeouts) -> Option<std::time::Duration> {
+    let set = |d: Option<std::time::Duration>| d.filter(|d| !d.is_zero());
+    match t.tunnel {
+        Some(tunnel) => set(Some(tunnel)),
+        None => [set(t.client), set(t.server)].into_iter().flatten().min(),
+    }
 }
 
 fn secret(user: &Option<String>, password: &Option<String>) -> Option<Secret> {
@@ -600,10 +614,50 @@ mod tests {
         );
     }
 
+    /// As HAProxy applies them to an established TCP session (tests/haproxy_timeouts.rs
+    /// compares with the real one): `timeout tunnel` wins, else the side that times out first.
+    #[test]
+    fn idle_timeout_is_tunnel_else_the_shorter_side() {
+        let idle = |client: &str, server: &str, tunnel: Option<&str>| {
+            let mut text = CHART_FULL
+                .replace("timeout client 330s", &format!("timeout client {client}"))
+                .replace("timeout server 330s", &format!("timeout server {server}"));
+            if let Some(t) = tunnel {
+                text = text.replace(
+                    "  timeout check 2s\n",
+                    &format!("  timeout check 2s\n  timeout tunnel {t}\n"),
+                );
+            }
+            convert_text(&text, &no_env).0.timeouts.client_idle
+        };
+        let s = Duration::from_secs;
+        // The chart with haproxy.timeout.tunnel set: an hour, not 330 s.
+        assert_eq!(idle("330s", "330s", Some("1h")), Some(s(3600)));
+        assert_eq!(idle("330s", "330s", Some("0")), None);
+        assert_eq!(idle("330s", "330s", None), Some(s(330)));
+        assert_eq!(idle("10s", "20s", None), Some(s(10)));
+        assert_eq!(idle("20s", "10s", None), Some(s(10)));
+        assert_eq!(idle("0", "10s", None), Some(s(10)));
+        assert_eq!(idle("0", "0", None), None);
+    }
+
+    /// The chart's pod has Kubernetes' 30 s grace period and nothing to change it: the drain
+    /// must end before the SIGKILL (delay + timeout + 5 s margin).
+    #[test]
+    fn drain_fits_the_charts_grace_period() {
+        let (c, _) = convert_text(CHART_FULL, &no_env);
+        assert_eq!(c.shutdown.timeout, HAPROXY_MODE_SHUTDOWN_TIMEOUT);
+        assert!(
+            c.shutdown.delay + c.shutdown.timeout + Duration::from_secs(5)
+                <= Duration::from_secs(30)
+        );
+    }
+
     #[test]
     fn timeouts_zero_and_metrics_path() {
         let text = CHART_FULL
             .replace("timeout client 330s", "timeout client 0")
+            .replace("timeout server 330s", "timeout server 0")
             .replace("timeout connect 4s", "timeout connect 0")
             .replace("if { path /metrics }", "if { path /prom }");
         let (c, warnings) = convert_text(&text, &no_env);
@@ -613,9 +667,7 @@ mod tests {
             Config::for_sentinels(vec![], "x").timeouts.connect
         );
         assert!(warnings.iter().any(|w| w.contains("timeout connect 0")));
-        assert!(warnings
-            .iter()
-            .any(|w| w.contains("/prom") && w.contains("/metrics")));
+        assert_eq!(c.metrics_uri.as_deref(), Some("/prom"));
     }
 
     #[test]

@@ -3,7 +3,9 @@
 
 use std::time::Instant;
 
-use super::upstream::Upstream;
+use std::net::SocketAddr;
+
+use super::upstream::{Target, Upstream};
 use crate::resp::ProtocolError;
 
 /// Why a session ended: the label of sentinel_proxy_sessions_closed_total, with the error
@@ -64,9 +66,11 @@ impl CloseReason {
 pub(super) enum Link {
     /// No upstream. `replay`: the session had one before, so the next gets the session's
     /// state replayed. `retry_at`: a connect or verification failed; no attempt before then.
+    /// `lost`: the last upstream closed while the route still sent traffic there.
     Down {
         replay: bool,
         retry_at: Option<Instant>,
+        lost: Option<LostFrom>,
     },
     /// Connected to where the route sends this listener's traffic (or to a master the route
     /// holds: written to again once it serves).
@@ -74,6 +78,32 @@ pub(super) enum Link {
     /// The route moved away while replies were owed; they are awaited until
     /// `since` + the session's drain timeout (2 s), then answered as outcome-unknown.
     Stale { up: Upstream, since: Instant },
+}
+
+/// Where an upstream was when the server closed it outside a route change. Reaching the
+/// same node again (same route generation for a master) proves the node is alive and still
+/// the route's choice: the server ended the connection (CLIENT KILL, its `timeout`,
+/// maxclients), it was no failover, and the client must learn it, as with Redis itself. A
+/// crash refuses the reconnect instead, and a failover changes the generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct LostFrom {
+    addr: SocketAddr,
+    generation: Option<u64>,
+}
+
+impl LostFrom {
+    pub(super) fn of(target: &Target) -> LostFrom {
+        match target {
+            Target::Master { node, generation } => LostFrom {
+                addr: node.addr,
+                generation: Some(*generation),
+            },
+            Target::Replica { node } => LostFrom {
+                addr: node.addr,
+                generation: None,
+            },
+        }
+    }
 }
 
 impl Link {
@@ -97,6 +127,7 @@ impl Link {
             *self = Link::Down {
                 replay: true,
                 retry_at: None,
+                lost: None,
             };
         }
     }

@@ -24,7 +24,7 @@ use tokio::sync::watch;
 
 use super::buffers::ReadBuf;
 pub use super::phase::CloseReason;
-use super::phase::Link;
+use super::phase::{Link, LostFrom};
 use super::queue::Queue;
 use super::state::{is_subscription, needs_tracking, SessionState};
 use super::upstream::{self, Upstream};
@@ -43,6 +43,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 const RETRY_BACKOFF: Duration = Duration::from_millis(50);
 /// Pause before connecting again after a failed connect or a node that is not master.
 const RECONNECT_BACKOFF: Duration = Duration::from_millis(100);
+/// RESP3 push `invalidate` with a null key list: "drop every cached key".
+const INVALIDATE_ALL: &[u8] = b">2\r\n$10\r\ninvalidate\r\n_\r\n";
 /// The unarmed timer's deadline (it is never polled before being reset).
 const FAR_AWAY: Duration = Duration::from_secs(365 * 24 * 3600);
 
@@ -116,6 +118,7 @@ impl Session {
             link: Link::Down {
                 replay: false,
                 retry_at: None,
+                lost: None,
             },
             cbuf: ReadBuf::default(),
             ubuf: ReadBuf::default(),
@@ -418,8 +421,9 @@ impl Session {
     async fn advance(&mut self) -> Result<(), CloseReason> {
         let wants_upstream = self.ready.bytes > 0
             || (self.req.scanned() >= STREAM_AFTER && self.req.mid_frame())
-            // A subscriber sends nothing, yet must be resubscribed on the new master.
-            || (self.link.upstream().is_none() && self.state.subscribed())
+            // A subscriber, or a client caching with tracking, sends nothing, yet must be
+            // resubscribed on the new master (and told to drop its cache, see replay).
+            || (self.link.upstream().is_none() && (self.state.subscribed() || self.state.tracking()))
             || self.resend.is_some();
         if wants_upstream {
             match self.upstream_for_write().await? {
@@ -468,11 +472,19 @@ impl Session {
         let Link::Down {
             replay,
             retry_at: None,
+            lost,
         } = self.link
         else {
             return Ok(false);
         };
         match Box::pin(Upstream::connect(target, &self.shared)).await {
+            Ok(up) if lost.is_some_and(|l| l == LostFrom::of(&up.target)) => {
+                tracing::debug!(
+                    "the node closed this session's upstream connection outside a failover \
+                     and takes new ones; closing the client connection"
+                );
+                Err(CloseReason::UpstreamClosed(None))
+            }
             Ok(up) => {
                 self.link = Link::Up(up);
                 self.last_connect_error = None;
@@ -485,6 +497,7 @@ impl Session {
                             self.link = Link::Down {
                                 replay: true,
                                 retry_at: Some(Instant::now() + RECONNECT_BACKOFF),
+                                lost,
                             };
                             self.ubuf.clear();
                             return Ok(false);
@@ -506,6 +519,7 @@ impl Session {
                 self.link = Link::Down {
                     replay,
                     retry_at: Some(Instant::now() + RECONNECT_BACKOFF),
+                    lost,
                 };
                 Ok(false)
             }
@@ -518,6 +532,7 @@ impl Session {
             || self.state.watching
             || self.state.monitor
             || self.state.untracked
+            || self.state.tracking_redirected()
             || self.streaming)
     }
 
@@ -549,6 +564,7 @@ impl Session {
                 Link::Down {
                     replay: true,
                     retry_at: None,
+                    lost: None,
                 },
             ) else {
                 unreachable!("matched above")
@@ -568,7 +584,16 @@ impl Session {
         if !self.movable() || self.rep.mid_frame() {
             return Err(CloseReason::UpstreamClosed(error));
         }
-        self.fail_in_flight(error).await
+        let lost = self
+            .link
+            .upstream()
+            .filter(|up| up.still_routed(&self.shared.route).is_none())
+            .map(|up| LostFrom::of(&up.target));
+        self.fail_in_flight(error).await?;
+        if let Link::Down { lost: l, .. } = &mut self.link {
+            *l = lost;
+        }
+        Ok(())
     }
 
     /// Answer every in-flight command with an error saying its outcome is unknown, then drop
@@ -672,6 +697,14 @@ impl Session {
                 _ if answered <= role_at => return Err(CloseReason::NotMaster),
                 _ => return Err(CloseReason::ReplayFailed),
             }
+        }
+        if self.state.tracking() && self.state.resp3 {
+            // The new node tracks nothing this client read before, so it would never
+            // invalidate those keys: have the client drop its whole cache (the push Redis
+            // itself sends on FLUSHALL).
+            let mut first = INVALIDATE_ALL.to_vec();
+            first.extend_from_slice(&pass);
+            pass = first;
         }
         if !pass.is_empty() {
             self.write_client(&pass).await?;

@@ -21,6 +21,19 @@ pub enum StateCmd {
     Hello,
     Select,
     SetName,
+    /// CLIENT TRACKING, NO-EVICT, NO-TOUCH and SETINFO: connection settings that a client
+    /// library sets once at connect and never again, so a new upstream must get them too.
+    Client(ClientSetting),
+}
+
+/// The CLIENT settings a session keeps across a move (one slot each: the latest wins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientSetting {
+    Tracking,
+    NoEvict,
+    NoTouch,
+    LibName,
+    LibVer,
 }
 
 /// What the next reply(ies) from upstream answer.
@@ -49,6 +62,15 @@ pub struct Replay {
     pub hello: Option<Bytes>,
     pub select: Option<Bytes>,
     pub setname: Option<Bytes>,
+    /// CLIENT TRACKING ON with its options (None: off).
+    pub tracking: Option<Bytes>,
+    /// CLIENT TRACKING … REDIRECT <id> names a connection of the old node by its id; it
+    /// cannot be restored elsewhere, so such a session is closed at a failover instead.
+    pub tracking_redirect: bool,
+    pub no_evict: Option<Bytes>,
+    pub no_touch: Option<Bytes>,
+    pub lib_name: Option<Bytes>,
+    pub lib_ver: Option<Bytes>,
     pub channels: BTreeSet<Bytes>,
     pub patterns: BTreeSet<Bytes>,
     pub shard_channels: BTreeSet<Bytes>,
@@ -136,20 +158,40 @@ impl SessionState {
         })
     }
 
+    /// Client-side caching is on (CLIENT TRACKING without REDIRECT): invalidations come on
+    /// this connection, so it must be on an upstream even while the client sends nothing.
+    pub fn tracking(&self) -> bool {
+        self.replay.as_ref().is_some_and(|r| r.tracking.is_some())
+    }
+
+    /// CLIENT TRACKING with REDIRECT: see [`Replay::tracking_redirect`].
+    pub fn tracking_redirected(&self) -> bool {
+        self.replay.as_ref().is_some_and(|r| r.tracking_redirect)
+    }
+
     /// Frames that restore this state on a fresh connection, split in two: the credentials
-    /// (AUTH, HELLO) that must come first, and the rest (name, database, subscriptions, which
-    /// must come last). The count is how many replies the rest draws (one per subscribed name
+    /// (AUTH, HELLO) that must come first, and the rest (name, library, database, CLIENT
+    /// settings, tracking; subscriptions last, as a subscribed RESP2 connection takes nothing
+    /// else). The count is how many replies the rest draws (one per subscribed name
     /// for the subscription commands).
     pub fn replay_frames(&self) -> (Vec<Bytes>, Vec<Bytes>, usize) {
         let Some(r) = self.replay.as_deref() else {
             return (Vec::new(), Vec::new(), 0);
         };
         let credentials: Vec<Bytes> = [&r.auth, &r.hello].into_iter().flatten().cloned().collect();
-        let mut rest: Vec<Bytes> = [&r.setname, &r.select]
-            .into_iter()
-            .flatten()
-            .cloned()
-            .collect();
+        let mut rest: Vec<Bytes> = [
+            &r.setname,
+            &r.lib_name,
+            &r.lib_ver,
+            &r.select,
+            &r.no_evict,
+            &r.no_touch,
+            &r.tracking,
+        ]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
         let mut due = rest.len();
         for (cmd, set) in [
             (&b"SUBSCRIBE"[..], &r.channels),
@@ -228,9 +270,33 @@ impl SessionState {
                         self.untracked = true;
                         return;
                     }
-                    if upper_eq(sub, b"SETNAME") && !self.multi {
-                        self.expect
-                            .push_back(Expect::State(StateCmd::SetName, frame.clone()));
+                    let setting = if upper_eq(sub, b"SETNAME") {
+                        Some(StateCmd::SetName)
+                    } else if upper_eq(sub, b"TRACKING") {
+                        Some(StateCmd::Client(ClientSetting::Tracking))
+                    } else if upper_eq(sub, b"NO-EVICT") {
+                        Some(StateCmd::Client(ClientSetting::NoEvict))
+                    } else if upper_eq(sub, b"NO-TOUCH") {
+                        Some(StateCmd::Client(ClientSetting::NoTouch))
+                    } else if upper_eq(sub, b"SETINFO") {
+                        let attr = args.get(2).map(|a| a.as_ref()).unwrap_or_default();
+                        if upper_eq(attr, b"LIB-NAME") {
+                            Some(StateCmd::Client(ClientSetting::LibName))
+                        } else if upper_eq(attr, b"LIB-VER") {
+                            Some(StateCmd::Client(ClientSetting::LibVer))
+                        } else {
+                            None
+                        }
+                    } else {
+                        None
+                    };
+                    if let Some(cmd) = setting {
+                        if self.multi {
+                            // QUEUED says nothing about the outcome (see below).
+                            self.untracked = true;
+                        } else {
+                            self.expect.push_back(Expect::State(cmd, frame.clone()));
+                        }
                         return;
                     }
                 }
@@ -310,6 +376,7 @@ impl SessionState {
             StateCmd::Auth => self.replay_mut().auth = Some(frame),
             StateCmd::Select => self.replay_mut().select = Some(frame),
             StateCmd::SetName => self.replay_mut().setname = Some(frame),
+            StateCmd::Client(setting) => self.apply_client(setting, frame),
             StateCmd::Hello => {
                 let args = request_args_bytes(&frame).unwrap_or_default();
                 if let Some(v) = args.get(1) {
@@ -318,6 +385,25 @@ impl SessionState {
                 // HELLO may carry AUTH and SETNAME; replaying the frame restores all three.
                 self.replay_mut().hello = Some(frame);
             }
+        }
+    }
+}
+
+impl SessionState {
+    fn apply_client(&mut self, setting: ClientSetting, frame: Bytes) {
+        let r = self.replay_mut();
+        match setting {
+            ClientSetting::Tracking => {
+                let args = request_args_bytes(&frame).unwrap_or_default();
+                let on = args.get(2).is_some_and(|a| upper_eq(a, b"ON"));
+                let redirect = args.iter().skip(3).any(|a| upper_eq(a, b"REDIRECT"));
+                r.tracking_redirect = on && redirect;
+                r.tracking = (on && !redirect).then_some(frame);
+            }
+            ClientSetting::NoEvict => r.no_evict = Some(frame),
+            ClientSetting::NoTouch => r.no_touch = Some(frame),
+            ClientSetting::LibName => r.lib_name = Some(frame),
+            ClientSetting::LibVer => r.lib_ver = Some(frame),
         }
     }
 }
@@ -385,5 +471,82 @@ mod tests {
         };
         s.on_plain(5);
         assert_eq!(s.in_flight(), 0);
+    }
+
+    /// Send `args` and answer it with `+OK` (or an error).
+    fn answered(s: &mut SessionState, args: &[&[u8]], ok: bool) {
+        s.on_request(&Head::from_bytes(args[0]), &frame(args));
+        assert!(s.on_reply(&Head::from_bytes(b"OK"), false, !ok));
+    }
+
+    /// The connection settings a client library sets once (client-side caching, NO-EVICT,
+    /// NO-TOUCH, SETINFO) are replayed on a new upstream, latest value each, after the name
+    /// and the database and before the subscriptions; a refused one is not.
+    #[test]
+    fn client_settings_are_replayed_in_order() {
+        let mut s = SessionState::default();
+        answered(
+            &mut s,
+            &[b"CLIENT", b"SETINFO", b"LIB-NAME", b"redis-py"],
+            true,
+        );
+        answered(&mut s, &[b"CLIENT", b"SETINFO", b"lib-ver", b"8.2.0"], true);
+        answered(&mut s, &[b"SELECT", b"3"], true);
+        answered(&mut s, &[b"CLIENT", b"NO-EVICT", b"on"], true);
+        answered(&mut s, &[b"CLIENT", b"NO-TOUCH", b"ON"], true);
+        answered(&mut s, &[b"CLIENT", b"NO-TOUCH", b"OFF"], true);
+        answered(
+            &mut s,
+            &[b"CLIENT", b"TRACKING", b"on", b"BCAST", b"PREFIX", b"a:"],
+            true,
+        );
+        answered(&mut s, &[b"CLIENT", b"TRACKING", b"ON", b"BOGUS"], false);
+        s.on_request(
+            &Head::from_bytes(b"SUBSCRIBE"),
+            &frame(&[b"SUBSCRIBE", b"c"]),
+        );
+        assert!(s.on_reply(&Head::from_bytes(b"SUBSCRIBE"), false, false));
+        assert!(s.tracking());
+        let (credentials, rest, due) = s.replay_frames();
+        assert!(credentials.is_empty());
+        let want: Vec<Bytes> = vec![
+            frame(&[b"CLIENT", b"SETINFO", b"LIB-NAME", b"redis-py"]),
+            frame(&[b"CLIENT", b"SETINFO", b"lib-ver", b"8.2.0"]),
+            frame(&[b"SELECT", b"3"]),
+            frame(&[b"CLIENT", b"NO-EVICT", b"on"]),
+            frame(&[b"CLIENT", b"NO-TOUCH", b"OFF"]),
+            frame(&[b"CLIENT", b"TRACKING", b"on", b"BCAST", b"PREFIX", b"a:"]),
+            frame(&[b"SUBSCRIBE", b"c"]),
+        ];
+        assert_eq!(rest, want);
+        assert_eq!(due, want.len());
+
+        // Tracking off is not replayed; tracking redirected to a connection id of the old
+        // node cannot be, so it marks the session as one to close at a failover.
+        answered(&mut s, &[b"CLIENT", b"TRACKING", b"off"], true);
+        assert!(!s.tracking());
+        assert!(!s
+            .replay_frames()
+            .1
+            .iter()
+            .any(|f| f.windows(8).any(|w| w == b"TRACKING")));
+        answered(
+            &mut s,
+            &[b"CLIENT", b"TRACKING", b"ON", b"REDIRECT", b"7"],
+            true,
+        );
+        assert!(!s.tracking());
+        assert!(s.tracking_redirected());
+        answered(&mut s, &[b"CLIENT", b"TRACKING", b"OFF"], true);
+        assert!(!s.tracking_redirected());
+
+        // Inside MULTI the reply is QUEUED: the session stops pretending to know its state.
+        let mut t = SessionState::default();
+        t.on_request(&Head::from_bytes(b"MULTI"), &frame(&[b"MULTI"]));
+        t.on_request(
+            &Head::from_bytes(b"CLIENT"),
+            &frame(&[b"CLIENT", b"TRACKING", b"ON"]),
+        );
+        assert!(t.untracked);
     }
 }

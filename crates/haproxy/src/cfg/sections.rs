@@ -398,6 +398,44 @@ impl<'a> Parser<'a> {
         for (i, sec) in sections.iter().enumerate() {
             let r = roles[i];
             let mut d = SecData::default();
+            if !r.any() && sec.is_front() {
+                // An extra frontend (haproxy.extraConfig) that passes traffic would be dropped
+                // while HAProxy serves it: refuse it. One that only shows HAProxy's own stats
+                // or sets logging costs nothing to skip: one log line per line.
+                if let Some(line) = sec.lines.iter().find(|l| !stats_or_logging(l)) {
+                    return Err(self.err(
+                        line.loc,
+                        ErrorKind::Unsupported,
+                        format!(
+                            "'{}' in {}: sentinel-proxy cannot serve this section (it serves \
+                             ft_redis_master, ft_redis_slave, the prometheus-exporter and the \
+                             monitor-uri sections; an extra one usually comes from \
+                             haproxy.extraConfig): remove the section, or keep HAProxy for it",
+                            keyword_of(line),
+                            sec.label()
+                        ),
+                    ));
+                }
+                self.ignore(
+                    sec.header.loc,
+                    format!(
+                        "{} (HAProxy's own stats or logging: not served)",
+                        sec.label()
+                    ),
+                );
+                for line in &sec.lines {
+                    self.ignore(
+                        line.loc,
+                        format!(
+                            "{} (in {}: HAProxy's own stats or logging)",
+                            keyword_of(line),
+                            sec.label()
+                        ),
+                    );
+                }
+                data.push(d);
+                continue;
+            }
             if !r.any() {
                 let n = sec.lines.len();
                 let what = if sec.is_front() || sec.is_back() {
@@ -484,6 +522,27 @@ impl<'a> Parser<'a> {
             ));
         }
         Ok(())
+    }
+}
+
+/// A line of a frontend or listen section that only concerns HAProxy's own statistics page
+/// or its logging (or the plumbing such a section needs: bind, mode, timeouts).
+fn stats_or_logging(l: &Line) -> bool {
+    match l.w(0) {
+        "bind" | "mode" | "stats" | "log" | "log-format" | "log-tag" | "error-log-format"
+        | "capture" | "timeout" | "maxconn" | "description" | "acl" => true,
+        "no" => l.w(1) == "log",
+        "option" => matches!(
+            l.w(1),
+            "httplog"
+                | "tcplog"
+                | "dontlognull"
+                | "dontlog-normal"
+                | "log-health-checks"
+                | "log-separate-errors"
+                | "logasap"
+        ),
+        _ => false,
     }
 }
 

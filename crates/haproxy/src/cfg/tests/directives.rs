@@ -394,7 +394,7 @@ fn garbage_and_unknown_lines_are_ignored_not_errors() {
         "this is not haproxy\n\
          userlist admins\n  user a insecure-password secret\n\
          resolvers kubdns\n  nameserver ns1 10.0.0.10:53\n\
-         frontend other\n  bind :7000\n  default_backend elsewhere\n\
+         backend elsewhere\n  server e1 10.0.0.9:6379\n\
          .if defined(FOO)\n  log stdout format raw local0\n.endif\n",
     )
     .replace(
@@ -414,7 +414,7 @@ fn garbage_and_unknown_lines_are_ignored_not_errors() {
             "this (in backend bk_redis_master)",
             "userlist admins (section not needed by sentinel-proxy; 1 lines ignored)",
             "resolvers kubdns (section not needed by sentinel-proxy; 1 lines ignored)",
-            "frontend other (section not used by sentinel-proxy; 3 lines ignored)",
+            "backend elsewhere (section not used by sentinel-proxy; 2 lines ignored)",
         ]
     );
     assert_eq!(cfg.ignored[0].0, 1);
@@ -562,5 +562,45 @@ fn error_display_format() {
     assert!(
         !dbg.contains("hunter2") && dbg.contains("<redacted>"),
         "{dbg}"
+    );
+}
+
+/// haproxy.extraConfig adds a frontend: HAProxy serves it, so dropping it silently would lose
+/// its traffic. Refused under -c and at startup, naming the line; a section that only shows
+/// HAProxy's stats page or sets logging is logged line by line instead.
+#[test]
+fn extra_frontends_that_pass_traffic_are_refused_stats_only_ones_logged() {
+    for (extra, bad_line, keyword) in [
+        (
+            "frontend other\n  bind :7000\n  mode tcp\n  default_backend elsewhere\n",
+            4,
+            "default_backend",
+        ),
+        (
+            "listen pg\n  bind :5432\n  server db 10.0.0.5:5432 check\n",
+            3,
+            "server",
+        ),
+    ] {
+        let text = format!("{}{extra}", minimal(""));
+        let offset = text[..text.len() - extra.len()].lines().count();
+        let e = parse(&text, &no_env).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Unsupported, "{e}");
+        assert_eq!(e.line, offset + bad_line, "{e}");
+        let msg = e.to_string();
+        assert!(
+            msg.contains(keyword) && msg.contains("haproxy.extraConfig"),
+            "{msg}"
+        );
+    }
+    let stats = "listen stats\n  bind :8404\n  mode http\n  stats enable\n  stats uri /\n  \
+                 option httplog\n  log stdout format raw local0\n";
+    let cfg = parse(&format!("{}{stats}", minimal("")), &no_env).unwrap();
+    let ig: Vec<&str> = cfg.ignored.iter().map(|(_, d)| d.as_str()).collect();
+    assert!(
+        ig.contains(&"listen stats (HAProxy's own stats or logging: not served)")
+            && ig.contains(&"stats enable (in listen stats: HAProxy's own stats or logging)")
+            && ig.contains(&"option httplog (in listen stats: HAProxy's own stats or logging)"),
+        "{ig:?}"
     );
 }
