@@ -151,3 +151,43 @@ async fn drain_closes_sessions_between_replies() {
     assert!(closed_by_peer(&mut sub).await, "the subscriber is closed");
     assert!(TcpStream::connect(addr).await.is_err(), "listener closed");
 }
+
+/// A client that never reads holds its session in backpressure (Redis keeps the replies). No
+/// session waits on the stop token itself (see Session::run): the stop must still wake and end
+/// it, or the proxy's stop hangs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_ends_a_session_blocked_on_a_client_that_never_reads() {
+    let lab = single_node_lab().await;
+    let p = proxy(config_for(&lab)).await;
+    let mut c = client(p.bound.listen).await;
+    let _: () = redis::cmd("SET")
+        .arg("big")
+        .arg(vec![b'v'; 1 << 20])
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let mut hog = TcpStream::connect(p.bound.listen).await.unwrap();
+    hog.write_all(&b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n".repeat(100))
+        .await
+        .unwrap();
+    let master = lab.master().unwrap();
+    // The session is held up: Redis holds the replies it cannot hand over.
+    eventually("Redis holding the hog's replies", || async {
+        let mut d = client(master).await;
+        let list: String = redis::cmd("CLIENT")
+            .arg("LIST")
+            .query_async(&mut d)
+            .await
+            .ok()?;
+        list.lines()
+            .filter_map(|l| l.split(' ').find_map(|f| f.strip_prefix("omem=")))
+            .filter_map(|v| v.parse::<u64>().ok())
+            .any(|omem| omem >= 8 << 20)
+            .then_some(())
+    })
+    .await;
+    tokio::time::timeout(Duration::from_secs(10), p.stop())
+        .await
+        .expect("the stop ends the blocked session");
+    drop(hog);
+}

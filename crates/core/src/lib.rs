@@ -257,6 +257,13 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         ));
     }
 
+    // Sessions learn of the drain and the stop from the route channel they already wait on
+    // (see RouteReader::wake_sessions).
+    {
+        let route = reader.clone();
+        lifecycle.on_drain_and_stop(move || route.wake_sessions());
+    }
+
     // Edges.
     let admin_state = Arc::new(admin::AdminState {
         route: reader.clone(),

@@ -82,6 +82,18 @@ impl Lifecycle {
         self.sessions.spawn(fut)
     }
 
+    /// Call `wake` when the drain begins and again at the stop (tracked, and not ended by the
+    /// stop, which it must see): how sessions learn of both without a waiter each.
+    pub fn on_drain_and_stop(&self, wake: impl Fn() + Send + 'static) {
+        let lc = self.clone();
+        self.tasks.spawn(async move {
+            lc.drain.cancelled().await;
+            wake();
+            lc.stop.cancelled().await;
+            wake();
+        });
+    }
+
     /// Sessions open now (accepted and not yet ended).
     pub fn open_sessions(&self) -> usize {
         self.sessions.len()

@@ -157,6 +157,13 @@ impl RouteReader {
         self.shared.publications.load(Ordering::Acquire)
     }
 
+    /// Wake every session as a publication would, without changing the route: sessions read
+    /// the lifecycle's tokens when they wake, so the drain needs no waiter of its own in each
+    /// idle session (one less ~90-byte future per connection).
+    pub fn wake_sessions(&self) {
+        self.shared.tx.send_modify(|_| {});
+    }
+
     /// A receiver that wakes on every publication.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.shared.tx.subscribe()

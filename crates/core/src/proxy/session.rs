@@ -21,6 +21,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use super::buffers::ReadBuf;
 pub use super::phase::CloseReason;
@@ -144,17 +145,10 @@ impl Session {
     }
 
     pub async fn run(mut self: Box<Self>) {
-        // Borrowed from a clone of the shared state: a child token per session would cost
-        // every idle connection two more heap nodes.
-        let shared = self.shared.clone();
-        let stop = shared.lifecycle.stop();
-        let reason = tokio::select! {
-            biased;
-            r = self.relay() => r,
-            // Wherever the session waits (a write to a client that does not read, a connect),
-            // the stop ends it there.
-            () = stop.cancelled() => CloseReason::Shutdown,
-        };
+        // The stop is read at each wakeup (it wakes the route channel, lib.rs) and waited on
+        // only where a session can block for good, a write to a peer that does not read:
+        // a waiter per idle session would cost every connection ~90 bytes.
+        let reason = self.relay().await;
         self.held_since = None;
         self.update_held_gauge();
         match reason.cause() {
@@ -171,10 +165,8 @@ impl Session {
     async fn relay(&mut self) -> CloseReason {
         // Kept across iterations: re-creating a watch future registers and unregisters a
         // waiter under the channel's lock on every wakeup, and re-creating a timer inserts and
-        // removes it from the timer wheel. The drain token is polled only when the session
-        // is about to sleep (after its sockets and timer).
-        let shared = self.shared.clone();
-        let mut drain = std::pin::pin!(shared.lifecycle.drain().cancelled());
+        // removes it from the timer wheel. The drain wakes this channel too (lib.rs), so the
+        // drain token is read at each wakeup instead of being waited on by every session.
         let mut draining = false;
         let mut signal = std::pin::pin!(next_signal(self.shared.route.subscribe()));
         let mut publications = self.shared.route.publications();
@@ -187,6 +179,10 @@ impl Session {
             // The route is checked here, once per wakeup, with a plain atomic load: the wait
             // below polls the sockets first and may not poll the channel at all while they
             // keep it busy.
+            if self.shared.lifecycle.stop().is_cancelled() {
+                return CloseReason::Shutdown;
+            }
+            draining = draining || self.shared.lifecycle.drain().is_cancelled();
             let now_published = self.shared.route.publications();
             if now_published != publications {
                 publications = now_published;
@@ -244,7 +240,7 @@ impl Session {
             let up = self.link.upstream().map(|u| &u.stream);
             let client = &self.client;
             // Sockets first, taking turns so that neither side can starve the other; then the
-            // timer, then the drain, then the channel. poll_read_ready only stores the waker (readable() would
+            // timer, then the channel. poll_read_ready only stores the waker (readable() would
             // link a waiter into the socket's list and out again on every wakeup).
             let event = std::future::poll_fn(|cx| {
                 use std::future::Future;
@@ -264,9 +260,6 @@ impl Session {
                 }
                 if armed.is_some() && timer.as_mut().poll(cx).is_ready() {
                     return Poll::Ready(Event::Timer);
-                }
-                if !draining && drain.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Event::Draining);
                 }
                 signal.as_mut().poll(cx).map(Event::Signal)
             })
@@ -327,7 +320,6 @@ impl Session {
                     // What changed is read at the top of the loop.
                     signal.set(next_signal(rx));
                 }
-                Event::Draining => draining = true,
                 Event::Timer => {
                     armed = None;
                     let now = Instant::now();
@@ -447,7 +439,8 @@ impl Session {
         if self.fatal.is_some() && self.ready.bytes == 0 && self.state.in_flight() == 0 {
             let err = self.fatal.take().expect("checked");
             let reply = format!("-ERR Protocol error: {err}\r\n");
-            let _ = self.client.write_all(reply.as_bytes()).await;
+            let _ =
+                write_or_stop(&self.client, reply.as_bytes(), self.shared.lifecycle.stop()).await;
             return Err(CloseReason::ProtocolError(err));
         }
         Ok(())
@@ -650,7 +643,8 @@ impl Session {
         for f in &rest {
             out.extend_from_slice(f);
         }
-        up.write(&self.shared.route, &out).await?;
+        up.write(&self.shared.route, self.shared.lifecycle.stop(), &out)
+            .await?;
         let deadline = tokio::time::Instant::now() + self.shared.timeouts.connect;
         let mut answered = 0usize;
         let mut pass: Vec<u8> = Vec::new();
@@ -765,7 +759,8 @@ impl Session {
             .link
             .upstream_mut()
             .expect("checked by upstream_for_write");
-        up.write(&self.shared.route, &chunk).await
+        up.write(&self.shared.route, self.shared.lifecycle.stop(), &chunk)
+            .await
     }
 
     /// Send the scanned prefix of a frame too large to buffer.
@@ -786,7 +781,8 @@ impl Session {
             .link
             .upstream_mut()
             .expect("checked by upstream_for_write");
-        up.write(&self.shared.route, &chunk).await
+        up.write(&self.shared.route, self.shared.lifecycle.stop(), &chunk)
+            .await
     }
 
     /// Scan replies and write every scanned byte to the client.
@@ -853,10 +849,12 @@ impl Session {
             // Written straight from the buffer: splitting it off would promote the buffer to
             // a shared one (an allocation) only to drop the piece after the write.
             m::handles().bytes_to_clients.increment(total as u64);
-            self.client
-                .write_all(&self.ubuf[..total])
-                .await
-                .map_err(CloseReason::ClientError)?;
+            write_or_stop(
+                &self.client,
+                &self.ubuf[..total],
+                self.shared.lifecycle.stop(),
+            )
+            .await?;
             bytes::Buf::advance(&mut *self.ubuf, total);
         }
         Ok(())
@@ -890,16 +888,14 @@ impl Session {
             .link
             .upstream_mut()
             .expect("checked by upstream_for_write");
-        up.write(&self.shared.route, &frame).await?;
+        up.write(&self.shared.route, self.shared.lifecycle.stop(), &frame)
+            .await?;
         Ok(true)
     }
 
     async fn write_client(&mut self, data: &[u8]) -> Result<(), CloseReason> {
         m::handles().bytes_to_clients.increment(data.len() as u64);
-        self.client
-            .write_all(data)
-            .await
-            .map_err(CloseReason::ClientError)
+        write_or_stop(&self.client, data, self.shared.lifecycle.stop()).await
     }
 
     /// The hold lasted too long: every waiting command gets an error reply, in order.
@@ -936,6 +932,32 @@ impl Session {
     }
 }
 
+/// Write all of `data` to the client, or end at the stop while it does not read. The wait is
+/// boxed: only a blocked write allocates it, and the session's future stays small.
+async fn write_or_stop(
+    client: &TcpStream,
+    data: &[u8],
+    stop: &CancellationToken,
+) -> Result<(), CloseReason> {
+    let mut off = 0;
+    while off < data.len() {
+        match client.try_write(&data[off..]) {
+            Ok(n) => off += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                Box::pin(async {
+                    tokio::select! {
+                        r = client.writable() => r.map_err(CloseReason::ClientError),
+                        () = stop.cancelled() => Err(CloseReason::Shutdown),
+                    }
+                })
+                .await?;
+            }
+            Err(e) => return Err(CloseReason::ClientError(e)),
+        }
+    }
+    Ok(())
+}
+
 /// A malformed reply as the I/O error it is for the session.
 fn invalid_data(e: ProtocolError) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, e)
@@ -952,8 +974,6 @@ enum Event {
     Timer,
     /// The route channel fired; its receiver, to wait on it again.
     Signal(watch::Receiver<u64>),
-    /// A graceful shutdown began: close at the next safe point.
-    Draining,
 }
 
 /// The next wakeup on the route channel, owning its receiver so the future can live across

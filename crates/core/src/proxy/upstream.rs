@@ -131,7 +131,14 @@ impl Upstream {
 
     /// Write all of `data`. For a master every chunk is written under the route fence after
     /// checking the generation, so nothing reaches a master once a newer one is published.
-    pub async fn write(&mut self, route: &RouteReader, data: &[u8]) -> Result<(), CloseReason> {
+    /// A node that stops reading (paused, overloaded) would hold the write forever: the stop
+    /// ends it (waited on only while blocked, in a boxed future).
+    pub async fn write(
+        &mut self,
+        route: &RouteReader,
+        stop: &tokio_util::sync::CancellationToken,
+        data: &[u8],
+    ) -> Result<(), CloseReason> {
         let mut off = 0;
         while off < data.len() {
             let attempt = {
@@ -152,9 +159,15 @@ impl Upstream {
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     // The writer slot, not a `writable()` future: this future is part of every
                     // idle session's task, and a waiter node would make it ~100 bytes larger.
-                    std::future::poll_fn(|cx| self.stream.poll_write_ready(cx))
-                        .await
-                        .map_err(CloseReason::UpstreamError)?;
+                    let stream = &self.stream;
+                    Box::pin(async {
+                        tokio::select! {
+                            r = std::future::poll_fn(|cx| stream.poll_write_ready(cx)) =>
+                                r.map_err(CloseReason::UpstreamError),
+                            () = stop.cancelled() => Err(CloseReason::Shutdown),
+                        }
+                    })
+                    .await?;
                 }
                 Err(e) => return Err(CloseReason::UpstreamError(e)),
             }
