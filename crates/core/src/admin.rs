@@ -42,7 +42,7 @@ fn respond(state: &AdminState, req: &Request<Incoming>) -> Response<Full<Bytes>>
     let path = req.uri().path();
     match path {
         "/metrics" => {
-            let mut r = text(StatusCode::OK, state.prometheus.render());
+            let mut r = text(StatusCode::OK, crate::metrics::render(&state.prometheus));
             r.headers_mut().insert(
                 "content-type",
                 hyper::header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

@@ -443,6 +443,7 @@ impl Session {
         if self.fatal.is_some() && self.ready.bytes == 0 && self.state.in_flight() == 0 {
             let err = self.fatal.take().expect("checked");
             let reply = format!("-ERR Protocol error: {err}\r\n");
+            m::client_error(m::ClientError::Protocol, 1);
             let _ = self.client.write_all(reply.as_bytes()).await;
             return Err(CloseReason::ProtocolError(err));
         }
@@ -587,6 +588,7 @@ impl Session {
             return Ok(());
         }
         m::handles().in_flight_failed.increment(n as u64);
+        m::client_error(m::ClientError::MasterChanged, n as u64);
         self.shared
             .failover_stats
             .in_flight_failed
@@ -899,6 +901,7 @@ impl Session {
         for _ in 0..n {
             out.extend_from_slice(msg.as_bytes());
         }
+        m::client_error(m::ClientError::HoldTimeout, n as u64);
         self.write_client(&out).await
     }
 }
