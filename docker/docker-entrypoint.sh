@@ -18,7 +18,8 @@
 # `args` only, it arrives here and `sh` is exec'd as a command (rule "an executable").
 #
 # ENTRYPOINT_HAPROXY_CFG overrides the haproxy.cfg path (tests). It deliberately does not start with
-# SENTINEL_PROXY_: the proxy reads every SENTINEL_PROXY_* variable as configuration and rejects unknown keys.
+# SENTINEL_PROXY_: the proxy reads SENTINEL_PROXY_* variables as configuration (in both modes) and warns about
+# every one it does not know.
 set -eu
 
 HAPROXY_CFG="${ENTRYPOINT_HAPROXY_CFG:-/usr/local/etc/haproxy/haproxy.cfg}"

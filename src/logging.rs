@@ -14,11 +14,11 @@ use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-/// Install the global subscriber: `SENTINEL_PROXY_LOG` overrides `filter` (an EnvFilter
-/// directive such as `info` or `sentinel_proxy_core=debug`).
+/// Install the global subscriber with `filter`, an EnvFilter directive such as `info` or
+/// `sentinel_proxy_core=debug` (the configuration's `log`, `SENTINEL_PROXY_LOG`); an invalid one
+/// means `info`.
 pub fn init(format: LogFormat, filter: &str) {
-    let filter = std::env::var("SENTINEL_PROXY_LOG").unwrap_or_else(|_| filter.to_string());
-    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use sentinel_proxy_core::config::Config;
+use sentinel_proxy_core::config::{Config, EnvOverrides};
 
 mod logging;
 
@@ -81,10 +81,19 @@ fn haproxy(args: Vec<OsString>) -> anyhow::Result<()> {
         }
         HaproxyAction::Run | HaproxyAction::Check => {}
     }
-    let env = sentinel_proxy_haproxy::cfg::process_env;
-    let (format, filter) = compat::log_settings(&args, &env)?;
-    logging::init(format, filter);
-    let config = compat::load(&args, &env)?;
+    // The same SENTINEL_PROXY_* environment as native mode, over haproxy.cfg.
+    let vars = process_env();
+    let overrides = match EnvOverrides::read(&vars) {
+        Ok(o) => o,
+        Err(e) => {
+            warn_unknown_env(&vars, false);
+            return Err(e.into());
+        }
+    };
+    let (format, filter) = compat::log_settings(&args, &overrides);
+    logging::init(format, &filter);
+    warn_unknown_env(&vars, true);
+    let config = compat::load(&args, &sentinel_proxy_haproxy::cfg::process_env, &overrides)?;
     if args.action == HaproxyAction::Check {
         println!("Configuration file is valid");
         return Ok(());
@@ -107,6 +116,26 @@ fn haproxy(args: Vec<OsString>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The process environment as a map (variables whose name or value is not UTF-8 are left out:
+/// none of ours is).
+fn process_env() -> HashMap<String, String> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
+}
+
+/// One warning per `SENTINEL_PROXY_*` variable that is not read, with the closest name that is;
+/// on stderr while logging is not set up (`check-config`, a configuration error).
+fn warn_unknown_env(env: &HashMap<String, String>, logging: bool) {
+    for unknown in Config::unknown_env(env) {
+        if logging {
+            tracing::warn!("{unknown}");
+        } else {
+            eprintln!("warning: {unknown}");
+        }
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let mut argv = std::env::args_os();
     if argv
@@ -119,22 +148,29 @@ fn main() -> anyhow::Result<()> {
     if let Some(Cmd::Haproxy { args }) = cli.command {
         return haproxy(args);
     }
-    let env: HashMap<String, String> = std::env::vars().collect();
+    let env = process_env();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    // A typo in a variable's name often explains a configuration error: warn first.
+    let load = |warn_on_error: bool| {
+        Config::load(cli.config.as_deref(), &env).inspect_err(|_| {
+            if warn_on_error {
+                warn_unknown_env(&env, false);
+            }
+        })
+    };
     match cli.command.unwrap_or(Cmd::Run) {
         Cmd::Run => {
-            let config = Config::load(cli.config.as_deref(), &env)?;
+            let config = load(true)?;
             logging::init(config.log_format, &config.log_filter);
-            for name in Config::unknown_env(&env) {
-                tracing::warn!(variable = %name, "unknown SENTINEL_PROXY_* environment variable ignored (a typo, or a Kubernetes service link?)");
-            }
+            warn_unknown_env(&env, true);
             runtime.block_on(sentinel_proxy_core::run(config, shutdown_signal()))?;
         }
         Cmd::CheckConfig => {
-            let config = Config::load(cli.config.as_deref(), &env)?;
+            warn_unknown_env(&env, false);
+            let config = load(false)?;
             config.check_runnable()?;
             println!("{config:#?}");
         }

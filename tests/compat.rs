@@ -114,6 +114,11 @@ struct Proxy {
 
 impl Proxy {
     fn spawn(haproxy: &Path, args: &[&str], log: PathBuf) -> Proxy {
+        Proxy::spawn_with_env(haproxy, args, log, &[])
+    }
+
+    /// [`Proxy::spawn`] with these environment variables added.
+    fn spawn_with_env(haproxy: &Path, args: &[&str], log: PathBuf, env: &[(&str, &str)]) -> Proxy {
         let out = std::fs::File::create(&log).unwrap();
         let child = Command::new(haproxy)
             .args(args)
@@ -121,6 +126,7 @@ impl Proxy {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("AUTH", REDIS_PASSWORD)
             .env("SENTINELAUTH", SENTINEL_PASSWORD)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out)
@@ -372,10 +378,16 @@ async fn haproxy_symlink_runs_the_chart_config_and_a_planned_failover_costs_no_e
 
 /// Run the binary (through `haproxy`, or as `sentinel-proxy haproxy`); (exit code, stdout+stderr).
 fn run(program: &Path, args: &[&str]) -> (i32, String) {
+    run_with_env(program, args, &[])
+}
+
+/// [`run`] with these environment variables (and PATH, nothing else).
+fn run_with_env(program: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
     let out = Command::new(program)
         .args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let text =
@@ -497,4 +509,105 @@ impl Drop for KillOnDrop {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// A haproxy.cfg with one Sentinel nobody answers on, and the client port on `listen`: the
+/// proxy starts, never finds a master, and holds every command until `hold_timeout`.
+fn masterless_cfg(listen: SocketAddr) -> String {
+    let sentinel = lab::free_port();
+    format!(
+        "defaults\n  mode tcp\n  timeout connect 4s\n  timeout client 330s\n\
+         backend check_if_redis_is_master_0\n  mode tcp\n  option tcp-check\n  \
+         tcp-check send SENTINEL\\ get-master-addr-by-name\\ mymaster\\r\\n\n  \
+         server R0 127.0.0.1:{sentinel} check inter 1s\n\
+         frontend ft_redis_master\n  bind {listen}\n  use_backend bk_redis_master\n\
+         backend bk_redis_master\n  mode tcp\n  \
+         tcp-check send \"AUTH ${{AUTH}}\"\\r\\n\n  server R0 127.0.0.1:{sentinel} check\n"
+    )
+}
+
+/// HAProxy mode reads the `SENTINEL_PROXY_*` environment too, over haproxy.cfg: `-c` validates
+/// it and names a bad variable, and a running proxy applies it (a 300 ms hold instead of 15 s)
+/// and logs each override once, never a password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn haproxy_mode_takes_the_environment_over_haproxy_cfg() {
+    let dir = tempfile::tempdir().unwrap();
+    let haproxy = haproxy_symlink(dir.path());
+    let listen: SocketAddr = format!("127.0.0.1:{}", lab::free_port()).parse().unwrap();
+    let cfg = dir.path().join("haproxy.cfg");
+    std::fs::write(&cfg, masterless_cfg(listen)).unwrap();
+    let cfg = cfg.to_str().unwrap();
+
+    // -c: a good value is reported as an override; a bad one fails naming the variable.
+    let (code, text) = run_with_env(
+        &haproxy,
+        &["-c", "-f", cfg],
+        &[("SENTINEL_PROXY_HOLD_TIMEOUT", "300ms")],
+    );
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("Configuration file is valid"), "{text}");
+    let overrides: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("SENTINEL_PROXY_HOLD_TIMEOUT"))
+        .collect();
+    assert_eq!(overrides.len(), 1, "{text}");
+    assert!(overrides[0].contains("overrides haproxy.cfg"), "{text}");
+    for (name, value) in [
+        ("SENTINEL_PROXY_HOLD_TIMEOUT", "9999999999999999h"),
+        ("SENTINEL_PROXY_MAX_CLIENTS", "lots"),
+        ("SENTINEL_PROXY_LOG_FORMAT", "xml"),
+    ] {
+        let (code, text) = run_with_env(&haproxy, &["-c", "-f", cfg], &[(name, value)]);
+        assert_eq!(code, 1, "{name}={value}: {text}");
+        assert!(
+            text.contains(&format!("{name}: ")),
+            "{name}={value}: {text}"
+        );
+        assert!(!text.contains("Configuration file is valid"), "{text}");
+    }
+
+    // Running: the environment's hold timeout is the one applied.
+    let mut proxy = Proxy::spawn_with_env(
+        &haproxy,
+        &["-W", "-db", "-f", cfg],
+        dir.path().join("proxy.log"),
+        &[
+            ("SENTINEL_PROXY_HOLD_TIMEOUT", "300ms"),
+            ("REDIS_PASSWORD", "env-pw-not-logged"),
+        ],
+    );
+    let mut client = eventually("the client port to accept", || async {
+        TcpStream::connect(listen).await.ok()
+    })
+    .await;
+    let sent = std::time::Instant::now();
+    client.write_all(b"PING\r\n").await.unwrap();
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 512];
+    while !reply.ends_with(b"\r\n") {
+        match tokio::time::timeout(Duration::from_secs(5), client.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => reply.extend_from_slice(&buf[..n]),
+            other => panic!(
+                "no reply within 5 s ({other:?}): the 15 s default hold applies\n{}",
+                proxy.log()
+            ),
+        }
+    }
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(
+        reply.starts_with("-TRYAGAIN") && reply.contains("after 0.3s"),
+        "{reply}"
+    );
+    assert!(sent.elapsed() < Duration::from_secs(5));
+    let status = tokio::task::block_in_place(|| proxy.terminate());
+    assert!(status.success(), "{status:?}\n{}", proxy.log());
+    let log = proxy.log();
+    for name in ["SENTINEL_PROXY_HOLD_TIMEOUT", "REDIS_PASSWORD"] {
+        let lines: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains(name) && l.contains("overrides haproxy.cfg"))
+            .collect();
+        assert_eq!(lines.len(), 1, "one override line for {name}:\n{log}");
+    }
+    assert!(!log.contains("env-pw-not-logged"), "{log}");
 }

@@ -45,7 +45,7 @@ fn respond(state: &AdminState, req: &Request<Incoming>) -> Response<Full<Bytes>>
     let metrics = path == "/metrics" || state.metrics_uri.as_deref() == Some(path);
     match path {
         _ if metrics => {
-            let mut r = text(StatusCode::OK, state.prometheus.render());
+            let mut r = text(StatusCode::OK, crate::metrics::render(&state.prometheus));
             r.headers_mut().insert(
                 "content-type",
                 hyper::header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

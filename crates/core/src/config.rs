@@ -5,8 +5,12 @@
 //! except the two passwords, which use the names the redis-ha manifests already carry:
 //! `REDIS_PASSWORD` and `SENTINEL_PASSWORD`. The environment is passed in as a map so tests never
 //! touch the process environment.
+//!
+//! One code path reads the environment: [`Config::load`] lays it over the file, and
+//! [`EnvOverrides`] over a configuration made elsewhere (HAProxy mode's haproxy.cfg). An error
+//! in a value names where it came from: the environment variable, or the file key.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -368,80 +372,311 @@ impl Config {
         let file = file
             .map(Path::to_path_buf)
             .or_else(|| env.get(CONFIG_FILE_ENV).map(PathBuf::from));
-        let mut builder = config::Config::builder();
-        if let Some(path) = &file {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.clone(),
-                source,
-            })?;
-            builder = builder.add_source(config::File::from_str(&text, config::FileFormat::Toml));
-        }
-        for (key, value) in env_overrides(env) {
-            builder = builder
-                .set_override(key, value)
-                .map_err(|e| ConfigError::invalid(key, e.to_string()))?;
-        }
-        let parse_err = |e: config::ConfigError| match &file {
-            Some(path) => ConfigError::Parse {
-                path: path.clone(),
-                message: explain_config_error(e),
-            },
-            None => ConfigError::invalid("environment", explain_config_error(e)),
-        };
-        let raw: FileConfig = builder
-            .build()
-            .map_err(parse_err)?
-            .try_deserialize()
-            .map_err(parse_err)?;
-        raw.validate()
+        let set = env_values(env);
+        let raw = file_and_env(file.as_deref(), &set)?;
+        raw.validate().map_err(|e| name_variable(e, &set))
     }
 
-    /// The `SENTINEL_PROXY_*` variables in `env` that name no key (typos, or Kubernetes service
-    /// links such as `SENTINEL_PROXY_PORT` when a Service is called sentinel-proxy). They are
-    /// reported, not fatal, because Kubernetes injects such names on its own.
-    pub fn unknown_env(env: &HashMap<String, String>) -> Vec<String> {
-        let mut unknown: Vec<String> = env
-            .keys()
-            .filter(|k| k.starts_with(ENV_PREFIX) && k.as_str() != CONFIG_FILE_ENV)
-            .filter(|k| {
-                let key = k[ENV_PREFIX.len()..].to_ascii_lowercase();
-                !KEYS.contains(&key.as_str())
-            })
-            .cloned()
+    /// The `SENTINEL_PROXY_*` variables in `env` that name no setting (typos, or Kubernetes
+    /// service links such as `SENTINEL_PROXY_PORT` when a Service is called sentinel-proxy),
+    /// sorted, each with the closest name that is read when one is close. They are reported,
+    /// not fatal, because Kubernetes injects such names on its own.
+    pub fn unknown_env(env: &HashMap<String, String>) -> Vec<UnknownVar> {
+        let known: Vec<String> = KEYS
+            .iter()
+            .map(|k| env_name(k))
+            .chain([CONFIG_FILE_ENV.to_string()])
             .collect();
-        unknown.sort();
+        let mut unknown: Vec<UnknownVar> = env
+            .keys()
+            .filter(|k| k.starts_with(ENV_PREFIX) && !known.contains(k))
+            .map(|name| UnknownVar {
+                name: name.clone(),
+                suggestion: closest_name(name, &known),
+            })
+            .collect();
+        unknown.sort_by(|a, b| a.name.cmp(&b.name));
         unknown
     }
 }
 
-/// The environment's overrides as (key, value); lists become arrays, everything else a string
-/// (serde turns strings into numbers where the field is numeric, and leaves `00123` alone where
-/// it is a password).
-fn env_overrides(env: &HashMap<String, String>) -> BTreeMap<&'static str, config::Value> {
-    let mut out = BTreeMap::new();
-    for key in KEYS {
-        let name = PASSWORD_ENV
-            .iter()
-            .find(|(_, k)| *k == key)
-            .map(|(n, _)| n.to_string())
-            .unwrap_or_else(|| format!("{ENV_PREFIX}{}", key.to_ascii_uppercase()));
-        let Some(value) = env.get(&name) else {
-            continue;
-        };
-        let value = if key == "sentinels" || key == "client_allow" {
-            let items: Vec<config::Value> = value
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(|s| config::Value::from(s.to_string()))
-                .collect();
-            config::Value::from(items)
-        } else {
-            config::Value::from(value.clone())
-        };
-        out.insert(key, value);
+/// A `SENTINEL_PROXY_*` variable that is not read ([`Config::unknown_env`]). Its `Display` is
+/// the warning: `SENTINEL_PROXY_LISTN is not a sentinel-proxy setting (ignored); did you mean
+/// SENTINEL_PROXY_LISTEN?`. The value is never part of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownVar {
+    pub name: String,
+    /// The closest variable that is read, when one is close enough to be a likely typo.
+    pub suggestion: Option<String>,
+}
+
+impl fmt::Display for UnknownVar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} is not a sentinel-proxy setting (ignored)", self.name)?;
+        match &self.suggestion {
+            Some(s) => write!(f, "; did you mean {s}?"),
+            None => f.write_str("; a typo, or a Kubernetes service link?"),
+        }
     }
-    out
+}
+
+/// The variable a key is read from: `SENTINEL_PROXY_<KEY>`, or the password's own name.
+fn env_name(key: &str) -> String {
+    PASSWORD_ENV
+        .iter()
+        .find(|(_, k)| *k == key)
+        .map(|(n, _)| n.to_string())
+        .unwrap_or_else(|| format!("{ENV_PREFIX}{}", key.to_ascii_uppercase()))
+}
+
+/// The known name closest to `name`: `SENTINEL_PROXY_<KEY>` for a key that is read under a
+/// name of its own (the passwords), else the nearest by edit distance, if it is within a third
+/// of the length (at least 2 edits), so that a service link such as `SENTINEL_PROXY_PORT` is
+/// not "corrected" into an unrelated setting.
+fn closest_name(name: &str, known: &[String]) -> Option<String> {
+    let rest = name.strip_prefix(ENV_PREFIX).unwrap_or(name);
+    if let Some(key) = KEYS.iter().find(|k| k.eq_ignore_ascii_case(rest)) {
+        return Some(env_name(key));
+    }
+    let budget = (rest.len() / 3).max(2);
+    known
+        .iter()
+        .filter_map(|k| {
+            let d = edit_distance(rest, k.strip_prefix(ENV_PREFIX)?);
+            (d <= budget).then_some((d, k))
+        })
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k.clone())
+}
+
+/// Levenshtein distance (insertions, deletions, substitutions; bytes).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != cb))
+                .min(above + 1)
+                .min(row[j] + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// One key set by the environment: the variable it came from and its text.
+struct EnvValue {
+    key: &'static str,
+    variable: String,
+    text: String,
+}
+
+/// The keys the environment sets, in [`KEYS`] order.
+fn env_values(env: &HashMap<String, String>) -> Vec<EnvValue> {
+    KEYS.iter()
+        .filter_map(|key| {
+            let variable = env_name(key);
+            let text = env.get(&variable)?.clone();
+            Some(EnvValue {
+                key,
+                variable,
+                text,
+            })
+        })
+        .collect()
+}
+
+/// The environment's value for the config builder: lists become arrays, everything else a
+/// string (serde turns strings into numbers where the field is numeric, and leaves `00123`
+/// alone where it is a password).
+fn builder_value(v: &EnvValue) -> config::Value {
+    if v.key == "sentinels" || v.key == "client_allow" {
+        let items: Vec<config::Value> = v
+            .text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| config::Value::from(s.to_string()))
+            .collect();
+        config::Value::from(items)
+    } else {
+        config::Value::from(v.text.clone())
+    }
+}
+
+/// The file (if any) with the environment's values over it, not yet validated.
+fn file_and_env(file: Option<&Path>, set: &[EnvValue]) -> Result<FileConfig, ConfigError> {
+    let mut builder = config::Config::builder();
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        builder = builder.add_source(config::File::from_str(&text, config::FileFormat::Toml));
+    }
+    for v in set {
+        builder = builder
+            .set_override(v.key, builder_value(v))
+            .map_err(|e| ConfigError::invalid(&v.variable, e.to_string()))?;
+    }
+    let parse_err = |e: config::ConfigError| {
+        let from_env = match &e {
+            config::ConfigError::Type { key: Some(k), .. }
+            | config::ConfigError::At { key: Some(k), .. } => set.iter().find(|v| v.key == k),
+            _ => None,
+        };
+        match (from_env, file) {
+            (Some(v), _) => ConfigError::invalid(&v.variable, explain_config_error(e)),
+            (None, Some(path)) => ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: explain_config_error(e),
+            },
+            (None, None) => ConfigError::invalid("environment", explain_config_error(e)),
+        }
+    };
+    builder
+        .build()
+        .map_err(parse_err)?
+        .try_deserialize()
+        .map_err(parse_err)
+}
+
+/// An invalid value that came from the environment is named by its variable.
+fn name_variable(e: ConfigError, set: &[EnvValue]) -> ConfigError {
+    match e {
+        ConfigError::Invalid { key, message } => {
+            let key = match set.iter().find(|v| v.key == key) {
+                Some(v) => v.variable.clone(),
+                None => key,
+            };
+            ConfigError::Invalid { key, message }
+        }
+        other => other,
+    }
+}
+
+/// The environment's settings, read and validated on their own, to lay over a configuration
+/// that came from elsewhere: HAProxy mode reads haproxy.cfg, then applies these (the
+/// environment wins). The same variables, names and checks as [`Config::load`].
+#[derive(Debug, Clone)]
+pub struct EnvOverrides {
+    /// Defaults with the environment's values: the source of what [`EnvOverrides::apply`] copies.
+    config: Config,
+    /// (key, variable, the value as written) of every key set, in [`KEYS`] order.
+    set: Vec<(&'static str, String, String)>,
+    /// `SENTINEL_PROXY_CONFIG`, which names a file this does not read.
+    config_file: Option<String>,
+}
+
+/// One setting the environment overrides, for the startup log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Override {
+    /// `SENTINEL_PROXY_HOLD_TIMEOUT`, `REDIS_PASSWORD` …
+    pub variable: String,
+    /// The file key it sets (`hold_timeout`).
+    pub key: &'static str,
+    /// The value as written; `None` for a password, which is never shown.
+    pub value: Option<String>,
+}
+
+impl EnvOverrides {
+    /// Read every `SENTINEL_PROXY_*` variable (and the password variables) of `env`; a bad
+    /// value is an error naming its variable.
+    pub fn read(env: &HashMap<String, String>) -> Result<EnvOverrides, ConfigError> {
+        let set = env_values(env);
+        let config = file_and_env(None, &set)?
+            .validate()
+            .map_err(|e| name_variable(e, &set))?;
+        Ok(EnvOverrides {
+            config,
+            set: set
+                .into_iter()
+                .map(|v| (v.key, v.variable, v.text))
+                .collect(),
+            config_file: env.get(CONFIG_FILE_ENV).cloned(),
+        })
+    }
+
+    /// What is overridden, in key order.
+    pub fn overrides(&self) -> Vec<Override> {
+        self.set
+            .iter()
+            .map(|(key, variable, text)| Override {
+                variable: variable.clone(),
+                key,
+                value: (!matches!(*key, "redis_password" | "sentinel_password"))
+                    .then(|| text.clone()),
+            })
+            .collect()
+    }
+
+    fn sets(&self, key: &str) -> bool {
+        self.set.iter().any(|(k, _, _)| *k == key)
+    }
+
+    /// `SENTINEL_PROXY_LOG_FORMAT`, when set.
+    pub fn log_format(&self) -> Option<LogFormat> {
+        self.sets("log_format").then_some(self.config.log_format)
+    }
+
+    /// `SENTINEL_PROXY_LOG`, when set.
+    pub fn log_filter(&self) -> Option<&str> {
+        self.sets("log").then_some(self.config.log_filter.as_str())
+    }
+
+    /// The value of `SENTINEL_PROXY_CONFIG`, when set (a file only native mode reads).
+    pub fn config_file(&self) -> Option<&str> {
+        self.config_file.as_deref()
+    }
+
+    /// `base` with every setting the environment sets taken from the environment.
+    pub fn apply(&self, mut base: Config) -> Config {
+        for (key, _, _) in &self.set {
+            let known = copy_key(&mut base, &self.config, key);
+            debug_assert!(known, "copy_key misses {key}");
+        }
+        base
+    }
+}
+
+/// Copy what `key` sets from `from` to `to`; false for a name that is no key (a test runs
+/// every key of [`KEYS`] through this).
+fn copy_key(to: &mut Config, from: &Config, key: &str) -> bool {
+    let (t, f) = (&mut to.timeouts, &from.timeouts);
+    let (l, fl) = (&mut to.limits, &from.limits);
+    match key {
+        "sentinels" => to.sentinels = from.sentinels.clone(),
+        "master_name" => to.master_name = from.master_name.clone(),
+        "listen" => to.listen = from.listen,
+        "replica_listen" => to.replica_listen = from.replica_listen,
+        "admin_listen" => to.admin_listen = from.admin_listen,
+        "redis_password" | "redis_password_file" => to.redis_password = from.redis_password.clone(),
+        "sentinel_password" | "sentinel_password_file" => {
+            to.sentinel_password = from.sentinel_password.clone()
+        }
+        "connect_timeout" => t.connect = f.connect,
+        "role_interval" => t.role_interval = f.role_interval,
+        "role_timeout" => t.role_timeout = f.role_timeout,
+        "client_idle_timeout" => t.client_idle = f.client_idle,
+        "hold_timeout" => t.hold = f.hold,
+        "max_clients" => l.max_clients = fl.max_clients,
+        "max_bulk_len" => l.max_bulk_len = fl.max_bulk_len,
+        "max_multibulk_len" => l.max_multibulk_len = fl.max_multibulk_len,
+        "max_inline_len" => l.max_inline_len = fl.max_inline_len,
+        "accept_backlog" => l.accept_backlog = fl.accept_backlog,
+        "client_allow" => to.client_allow = from.client_allow.clone(),
+        "fence_time" => to.fence.time = from.fence.time,
+        "fence_policy" => to.fence.policy = from.fence.policy,
+        "shutdown_delay" => to.shutdown.delay = from.shutdown.delay,
+        "shutdown_timeout" => to.shutdown.timeout = from.shutdown.timeout,
+        "log_format" => to.log_format = from.log_format,
+        "log" => to.log_filter = from.log_filter.clone(),
+        _ => return false,
+    }
+    true
 }
 
 fn explain_config_error(e: config::ConfigError) -> String {
@@ -472,7 +707,7 @@ pub enum DurationUnit {
 }
 
 impl DurationUnit {
-    /// HAProxy's time units; the configuration file and the environment take a subset.
+    /// HAProxy's time units, taken everywhere.
     const ALL: [DurationUnit; 6] = [
         DurationUnit::Micros,
         DurationUnit::Millis,
@@ -519,38 +754,28 @@ impl DurationUnit {
     }
 }
 
-/// The units of the file and the environment: `us` and `d` would be new spellings there, and
-/// the documented set (README) is these four.
-const CONFIG_UNITS: [DurationUnit; 4] = [
-    DurationUnit::Millis,
-    DurationUnit::Secs,
-    DurationUnit::Mins,
-    DurationUnit::Hours,
-];
+/// The longest duration any setting takes: 2147483647 ms (about 24.8 days), HAProxy's limit
+/// for its timers. Longer is refused rather than saturated: a deadline that far away no longer
+/// fits a clock reading (`Instant + d` overflows), and no timeout of a proxy needs it.
+pub const MAX_DURATION: Duration = Duration::from_millis(i32::MAX as u64);
 
-/// Parse `500ms`, `2s`, `1m`, `1h`; a bare number is refused because its unit would be a guess.
+/// The file's and the environment's durations: [`parse_duration_with_unit`] without a default
+/// unit (a bare number is refused because its unit would be a guess), spaces around trimmed.
 pub fn parse_duration(key: &str, s: &str) -> Result<Duration, ConfigError> {
-    duration_in(key, s.trim(), &CONFIG_UNITS, None)
+    parse_duration_with_unit(key, s.trim(), None)
 }
 
-/// The duration grammar, HAProxy's time syntax: a whole number and a unit `us`, `ms`, `s`, `m`,
-/// `h` or `d`; a bare number is in `default_unit` (HAProxy: milliseconds), or refused when that
-/// is `None`. Nothing else is allowed around it (HAProxy refuses `4 s`), and a value too large
-/// for a `Duration` is an error naming `key`, never wrapped or saturated.
+/// The duration grammar of the file, the environment and haproxy.cfg, HAProxy's time syntax:
+/// a whole number and a unit `us`, `ms`, `s`, `m`, `h` or `d`; a bare number is in
+/// `default_unit` (HAProxy: milliseconds), or refused when that is `None`. Nothing else is
+/// allowed around it (HAProxy refuses `4 s`), and a value above [`MAX_DURATION`] is an error
+/// naming `key`, never wrapped or saturated.
 pub fn parse_duration_with_unit(
     key: &str,
     s: &str,
     default_unit: Option<DurationUnit>,
 ) -> Result<Duration, ConfigError> {
-    duration_in(key, s, &DurationUnit::ALL, default_unit)
-}
-
-fn duration_in(
-    key: &str,
-    s: &str,
-    units: &[DurationUnit],
-    default_unit: Option<DurationUnit>,
-) -> Result<Duration, ConfigError> {
+    let units = DurationUnit::ALL;
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, suffix) = s.split_at(split);
     if num.is_empty() {
@@ -559,7 +784,15 @@ fn duration_in(
             format!("'{s}' is not a duration; write e.g. 500ms, 2s, 1m"),
         ));
     }
-    let too_large = || ConfigError::invalid(key, format!("'{s}' is too large for a duration"));
+    let too_large = || {
+        ConfigError::invalid(
+            key,
+            format!(
+                "'{s}' is too large; the longest duration is {}ms (about 24.8 days)",
+                MAX_DURATION.as_millis()
+            ),
+        )
+    };
     // Only digits: parsing fails on overflow alone.
     let n: u64 = num.parse().map_err(|_| too_large())?;
     let unit = if suffix.is_empty() {
@@ -585,7 +818,9 @@ fn duration_in(
             }
         }
     };
-    unit.times(n).ok_or_else(too_large)
+    unit.times(n)
+        .filter(|d| *d <= MAX_DURATION)
+        .ok_or_else(too_large)
 }
 
 fn parse_listen(key: &str, s: &str) -> Result<SocketAddr, ConfigError> {

@@ -117,7 +117,7 @@ fn bad_values_name_key_and_fix() {
             "SENTINEL_PROXY_ROLE_TIMEOUT",
             "5x",
             "role_timeout",
-            "use ms, s",
+            "use us, ms, s",
         ),
         (
             "SENTINEL_PROXY_CONNECT_TIMEOUT",
@@ -143,15 +143,39 @@ fn bad_values_name_key_and_fix() {
         let err = Config::load(None, &env(&[(name, value)]))
             .unwrap_err()
             .to_string();
+        // Set in the environment: the error names the variable, which names the key.
         assert!(
-            err.contains(key) && err.contains(hint),
+            err.starts_with(&format!("{name}: ")) && err.contains(hint),
             "{name}={value}: {err}"
+        );
+        assert!(name.ends_with(&key.to_ascii_uppercase()), "{name} {key}");
+        // The same value in the file: the error names the file key.
+        let f = write_file(&format!("{key} = {}\n", toml_value(key, value)));
+        let err = Config::load(Some(f.path()), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!("{key}: ")) && err.contains(hint),
+            "{key} = {value:?}: {err}"
         );
     }
     let err = Config::load(None, &env(&[("SENTINEL_PROXY_MAX_CLIENTS", "many")]))
         .unwrap_err()
         .to_string();
-    assert!(err.contains("max_clients"), "{err}");
+    assert!(err.starts_with("SENTINEL_PROXY_MAX_CLIENTS: "), "{err}");
+    let err = Config::load(None, &env(&[("REDIS_PASSWORD_FILE", "/nonexistent/pw")]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("REDIS_PASSWORD_FILE: "), "{err}");
+}
+
+/// `value` as TOML for `key` (lists and numbers are not strings there).
+fn toml_value(key: &str, value: &str) -> String {
+    match key {
+        "sentinels" | "client_allow" => format!("[{value:?}]"),
+        "max_clients" => value.to_string(),
+        _ => format!("{value:?}"),
+    }
 }
 
 #[test]
@@ -169,7 +193,145 @@ fn unknown_env_is_reported_not_fatal() {
         ("SENTINEL_PROXY_LISTEN", "127.0.0.1:1"),
         (CONFIG_FILE_ENV, "x"),
     ]);
-    assert_eq!(Config::unknown_env(&e), ["SENTINEL_PROXY_MAX_CLIENT"]);
+    let unknown = Config::unknown_env(&e);
+    let names: Vec<&str> = unknown.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(names, ["SENTINEL_PROXY_MAX_CLIENT"]);
+    assert!(Config::load(None, &env(&[("SENTINEL_PROXY_MAX_CLIENT", "5")])).is_ok());
+}
+
+#[test]
+fn unknown_env_suggests_the_closest_known_name() {
+    for (name, suggestion) in [
+        ("SENTINEL_PROXY_LISTN", Some("SENTINEL_PROXY_LISTEN")),
+        (
+            "SENTINEL_PROXY_MAX_CLIENT",
+            Some("SENTINEL_PROXY_MAX_CLIENTS"),
+        ),
+        (
+            "SENTINEL_PROXY_HOLD_TIMOUT",
+            Some("SENTINEL_PROXY_HOLD_TIMEOUT"),
+        ),
+        ("SENTINEL_PROXY_SENTINEL", Some("SENTINEL_PROXY_SENTINELS")),
+        ("SENTINEL_PROXY_CONFG", Some("SENTINEL_PROXY_CONFIG")),
+        // A key whose variable has a name of its own: read only under that name.
+        ("SENTINEL_PROXY_REDIS_PASSWORD", Some("REDIS_PASSWORD")),
+        (
+            "SENTINEL_PROXY_SENTINEL_PASSWORD_FILE",
+            Some("SENTINEL_PASSWORD_FILE"),
+        ),
+        // Kubernetes service links of a Service called sentinel-proxy: nothing is close.
+        ("SENTINEL_PROXY_PORT", None),
+        ("SENTINEL_PROXY_SERVICE_HOST", None),
+        ("SENTINEL_PROXY_PORT_6379_TCP_ADDR", None),
+    ] {
+        let unknown = Config::unknown_env(&env(&[(name, "x")]));
+        assert_eq!(unknown.len(), 1, "{name}: {unknown:?}");
+        assert_eq!(unknown[0].name, name);
+        assert_eq!(unknown[0].suggestion.as_deref(), suggestion, "{name}");
+        let text = unknown[0].to_string();
+        assert!(text.starts_with(&format!("{name} ")), "{text}");
+        match suggestion {
+            Some(s) => assert!(text.ends_with(&format!("did you mean {s}?")), "{text}"),
+            None => assert!(!text.contains("did you mean"), "{text}"),
+        }
+    }
+    // The password itself is never part of the warning.
+    let unknown = Config::unknown_env(&env(&[("SENTINEL_PROXY_REDIS_PASSWORD", "hunter2")]));
+    assert!(!unknown[0].to_string().contains("hunter2"));
+    assert_eq!(edit_distance("LISTN", "LISTEN"), 1);
+    assert_eq!(edit_distance("kitten", "sitting"), 3);
+    assert_eq!(edit_distance("", "abc"), 3);
+}
+
+/// One value per key, different from its default; `apply` must carry each over.
+fn override_for(key: &str, dir: &Path) -> (&'static str, String) {
+    let pw = dir.join("pw");
+    std::fs::write(&pw, "from-file\n").unwrap();
+    let pw = pw.to_str().unwrap().to_string();
+    let v = |s: &str| s.to_string();
+    let (var, value) = match key {
+        "sentinels" => ("SENTINEL_PROXY_SENTINELS", v("env-s:26379")),
+        "master_name" => ("SENTINEL_PROXY_MASTER_NAME", v("envmaster")),
+        "listen" => ("SENTINEL_PROXY_LISTEN", v("127.0.0.1:7000")),
+        "replica_listen" => ("SENTINEL_PROXY_REPLICA_LISTEN", v("127.0.0.1:7001")),
+        "admin_listen" => ("SENTINEL_PROXY_ADMIN_LISTEN", v("off")),
+        "redis_password" => ("REDIS_PASSWORD", v("env-redis-pw")),
+        "sentinel_password" => ("SENTINEL_PASSWORD", v("env-sentinel-pw")),
+        "connect_timeout" => ("SENTINEL_PROXY_CONNECT_TIMEOUT", v("7s")),
+        "role_interval" => ("SENTINEL_PROXY_ROLE_INTERVAL", v("7s")),
+        "role_timeout" => ("SENTINEL_PROXY_ROLE_TIMEOUT", v("7s")),
+        "client_idle_timeout" => ("SENTINEL_PROXY_CLIENT_IDLE_TIMEOUT", v("7s")),
+        "hold_timeout" => ("SENTINEL_PROXY_HOLD_TIMEOUT", v("7s")),
+        "max_clients" => ("SENTINEL_PROXY_MAX_CLIENTS", v("7")),
+        "max_bulk_len" => ("SENTINEL_PROXY_MAX_BULK_LEN", v("7")),
+        "max_multibulk_len" => ("SENTINEL_PROXY_MAX_MULTIBULK_LEN", v("7")),
+        "max_inline_len" => ("SENTINEL_PROXY_MAX_INLINE_LEN", v("77")),
+        "accept_backlog" => ("SENTINEL_PROXY_ACCEPT_BACKLOG", v("7")),
+        "client_allow" => ("SENTINEL_PROXY_CLIENT_ALLOW", v("10.0.0.0/8")),
+        "fence_time" => ("SENTINEL_PROXY_FENCE_TIME", v("7s")),
+        "fence_policy" => ("SENTINEL_PROXY_FENCE_POLICY", v("hold")),
+        "shutdown_delay" => ("SENTINEL_PROXY_SHUTDOWN_DELAY", v("7s")),
+        "shutdown_timeout" => ("SENTINEL_PROXY_SHUTDOWN_TIMEOUT", v("7s")),
+        "redis_password_file" => ("REDIS_PASSWORD_FILE", pw),
+        "sentinel_password_file" => ("SENTINEL_PASSWORD_FILE", pw),
+        "log_format" => ("SENTINEL_PROXY_LOG_FORMAT", v("json")),
+        "log" => ("SENTINEL_PROXY_LOG", v("debug")),
+        other => panic!("no override value for key {other}: add one here"),
+    };
+    (var, value)
+}
+
+#[test]
+fn environment_overrides_apply_over_another_config_key_by_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = Config::for_sentinels(vec![HostPort::new("cfg-s", 26379)], "cfgmaster");
+    for key in KEYS {
+        let (var, value) = override_for(key, dir.path());
+        let o = EnvOverrides::read(&env(&[(var, &value)])).unwrap();
+        let applied = o.apply(base.clone());
+        assert_ne!(applied, base, "{var}={value} changed nothing");
+        // It changed what the environment alone gives for that key, and nothing else.
+        let alone = Config::load(None, &env(&[(var, &value)])).unwrap();
+        let mut expected = base.clone();
+        assert!(copy_key(&mut expected, &alone, key), "{key}");
+        assert_eq!(applied, expected, "{key}");
+        let shown = o.overrides();
+        assert_eq!(shown.len(), 1, "{key}");
+        assert_eq!((shown[0].variable.as_str(), shown[0].key), (var, key));
+        if key.ends_with("password") {
+            assert_eq!(shown[0].value, None, "{key}: a password is never shown");
+        } else {
+            assert_eq!(shown[0].value.as_deref(), Some(value.as_str()), "{key}");
+        }
+    }
+    // Nothing set: nothing changes.
+    let none = EnvOverrides::read(&env(&[("UNRELATED", "1")])).unwrap();
+    assert!(none.overrides().is_empty());
+    assert_eq!(none.apply(base.clone()), base);
+    assert_eq!((none.log_format(), none.log_filter()), (None, None));
+    let logs = EnvOverrides::read(&env(&[
+        ("SENTINEL_PROXY_LOG_FORMAT", "json"),
+        ("SENTINEL_PROXY_LOG", "warn"),
+    ]))
+    .unwrap();
+    assert_eq!(
+        (logs.log_format(), logs.log_filter()),
+        (Some(LogFormat::Json), Some("warn"))
+    );
+    // A bad value is refused naming the variable, whichever config it would apply to.
+    let e = EnvOverrides::read(&env(&[(
+        "SENTINEL_PROXY_HOLD_TIMEOUT",
+        "9999999999999999h",
+    )]))
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.starts_with("SENTINEL_PROXY_HOLD_TIMEOUT: "), "{e}");
+    let e = EnvOverrides::read(&env(&[("SENTINEL_PROXY_MAX_CLIENTS", "many")]))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.starts_with("SENTINEL_PROXY_MAX_CLIENTS: "), "{e}");
 }
 
 #[test]
@@ -242,26 +404,36 @@ fn out_of_range_durations_are_refused_naming_the_key() {
         "9999999999999999h",
         "18446744073709551615m",
         "99999999999999999999ms",
+        // These fit a Duration, but a deadline that far away overflows (`Instant + d` panics).
+        "4000000000000000h",
+        "18446744073709551615us",
+        "25d",
+        "2147483648",
     ] {
         let (key, message) = invalid(Config::load(
             None,
             &env(&[("SENTINEL_PROXY_HOLD_TIMEOUT", value)]),
         ));
-        assert_eq!(key, "hold_timeout", "{value}: {message}");
+        if value == "2147483648" {
+            // A bare number has no unit in the file or the environment.
+            assert!(message.contains("no unit"), "{value}: {message}");
+            continue;
+        }
+        assert_eq!(key, "SENTINEL_PROXY_HOLD_TIMEOUT", "{value}: {message}");
         assert!(message.contains("too large"), "{value}: {message}");
         let f = write_file(&format!("role_interval = \"{value}\"\n"));
         let (key, message) = invalid(Config::load(Some(f.path()), &env(&[])));
         assert_eq!(key, "role_interval", "{value}: {message}");
         assert!(message.contains("too large"), "{value}: {message}");
     }
-    // The largest value that fits is taken as written.
-    let max_h = u64::MAX / 3600;
+    // The largest value is taken as written, one more is refused.
     assert_eq!(
-        parse_duration("hold_timeout", &format!("{max_h}h")).unwrap(),
-        Duration::from_secs(max_h * 3600)
+        parse_duration("hold_timeout", "2147483647ms").unwrap(),
+        MAX_DURATION
     );
-    let e = parse_duration("hold_timeout", &format!("{}h", max_h + 1)).unwrap_err();
+    let e = parse_duration("hold_timeout", "2147483648ms").unwrap_err();
     assert!(e.to_string().starts_with("hold_timeout: "), "{e}");
+    assert!(e.to_string().contains("24.8 days"), "{e}");
 
     // The HAProxy form (a bare number is milliseconds, `us` and `d` exist).
     let haproxy =
@@ -280,20 +452,52 @@ fn out_of_range_durations_are_refused_naming_the_key() {
             other => panic!("{value}: {other:?}"),
         }
     }
-    assert_eq!(
-        haproxy("18446744073709551615us").unwrap(),
-        Duration::from_micros(u64::MAX)
-    );
+    assert_eq!(haproxy("2147483647").unwrap(), MAX_DURATION);
+    assert!(haproxy("2147483648").is_err());
     assert_eq!(haproxy("2000").unwrap(), Duration::from_secs(2));
     assert_eq!(haproxy("1d").unwrap(), Duration::from_secs(86_400));
     assert!(haproxy(" 4s").is_err() && haproxy("4 s").is_err());
-    // The file keeps its own units and its refusal of bare numbers.
-    assert!(parse_duration("hold_timeout", "1d").is_err());
+    // The file and the environment: the same units; only a bare number is refused there,
+    // because its unit would be a guess. Spaces around the value are trimmed.
     assert!(parse_duration("hold_timeout", "2000").is_err());
     assert_eq!(
         parse_duration("hold_timeout", " 2s ").unwrap(),
         Duration::from_secs(2)
     );
+}
+
+#[test]
+fn one_duration_grammar_for_the_file_the_environment_and_haproxy_cfg() {
+    for (text, want) in [
+        ("250us", Duration::from_micros(250)),
+        ("500ms", Duration::from_millis(500)),
+        ("2s", Duration::from_secs(2)),
+        ("1m", Duration::from_secs(60)),
+        ("1h", Duration::from_secs(3600)),
+        ("1d", Duration::from_secs(86_400)),
+    ] {
+        let from_env = Config::load(None, &env(&[("SENTINEL_PROXY_HOLD_TIMEOUT", text)]))
+            .unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(from_env.timeouts.hold, want, "env {text}");
+        let f = write_file(&format!("hold_timeout = \"{text}\"\n"));
+        let from_file =
+            Config::load(Some(f.path()), &env(&[])).unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(from_file.timeouts.hold, want, "file {text}");
+        assert_eq!(
+            parse_duration_with_unit("timeout client", text, Some(DurationUnit::Millis)).unwrap(),
+            want,
+            "haproxy.cfg {text}"
+        );
+    }
+    // The same refusals, with the same words.
+    for bad in ["1.5s", "4S", "-1s", "4sec", "s", ""] {
+        let e = parse_duration("k", bad).unwrap_err().to_string();
+        let h = parse_duration_with_unit("k", bad, Some(DurationUnit::Millis))
+            .unwrap_err()
+            .to_string();
+        // haproxy.cfg's adds what a bare number means there.
+        assert!(h.starts_with(&e), "{bad:?}: {e} / {h}");
+    }
 }
 
 #[test]

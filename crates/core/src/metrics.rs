@@ -4,6 +4,10 @@
 //! and every proxy started in the same process (tests run several) shares it. Hot-path handles
 //! are registered once and cached in [`Handles`], because a labelled `counter!` lookup per
 //! request costs several times more than incrementing a cached handle.
+//!
+//! Besides the `sentinel_proxy_*` families, [`render`] adds the standard `process_*` ones
+//! (CPU seconds, resident memory, open and max file descriptors, start time), read by the
+//! `metrics-process` crate at every scrape.
 
 use std::sync::OnceLock;
 
@@ -39,6 +43,45 @@ pub const REQUEST_LATENCY: &str = "sentinel_proxy_request_duration_seconds";
 pub const UPSTREAM_CONNECT_LATENCY: &str = "sentinel_proxy_upstream_connect_duration_seconds";
 pub const ROLE_CHECK_LATENCY: &str = "sentinel_proxy_role_check_duration_seconds";
 pub const SENTINEL_LAST_EVENT: &str = "sentinel_proxy_sentinel_last_event_timestamp_seconds";
+pub const CLIENT_ERRORS: &str = "sentinel_proxy_client_errors_total";
+
+/// An error reply the proxy writes to a client itself (not one relayed from Redis): the label
+/// `kind` of [`CLIENT_ERRORS`], counted with [`client_error`] where the reply is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientError {
+    /// `-TRYAGAIN sentinel-proxy: no confirmed master … / cannot connect to the master …;
+    /// command not sent`: the command waited `hold_timeout` for a master.
+    HoldTimeout,
+    /// `-ERR sentinel-proxy: the master changed with this command in flight; it may or may not
+    /// have run`: its reply was lost with the master (outcome unknown).
+    MasterChanged,
+    /// `-ERR max number of clients reached`, then closed (`max_clients`).
+    MaxClients,
+    /// `-ERR sentinel-proxy: client address not allowed`, then closed (`client_allow`).
+    NotAllowed,
+    /// `-ERR Protocol error: …`, then closed (malformed RESP, a limit exceeded).
+    Protocol,
+}
+
+impl ClientError {
+    pub const ALL: [ClientError; 5] = [
+        ClientError::HoldTimeout,
+        ClientError::MasterChanged,
+        ClientError::MaxClients,
+        ClientError::NotAllowed,
+        ClientError::Protocol,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientError::HoldTimeout => "hold_timeout",
+            ClientError::MasterChanged => "master_changed",
+            ClientError::MaxClients => "max_clients",
+            ClientError::NotAllowed => "not_allowed",
+            ClientError::Protocol => "protocol",
+        }
+    }
+}
 
 /// Buckets for everything measured in seconds on the data path: 50 µs to 5 s.
 const LATENCY_BUCKETS: [f64; 16] = [
@@ -86,6 +129,8 @@ pub struct Handles {
     pub request_latency_master: Histogram,
     pub request_latency_replica: Histogram,
     pub upstream_connect_latency: Histogram,
+    /// Indexed by `ClientError as usize` (the order of [`ClientError::ALL`]).
+    pub client_errors: [Counter; ClientError::ALL.len()],
 }
 
 impl Handles {
@@ -107,6 +152,7 @@ impl Handles {
 struct Installed {
     prometheus: PrometheusHandle,
     handles: Handles,
+    process: metrics_process::Collector,
 }
 
 static INSTALLED: OnceLock<Installed> = OnceLock::new();
@@ -140,6 +186,9 @@ pub fn init() -> PrometheusHandle {
             // handles record into it and /metrics shows only what ours saw.
             let _ = metrics::set_global_recorder(recorder);
             describe();
+            let process = metrics_process::Collector::default();
+            process.describe();
+            process.collect();
             // Families without labels exist from the start, so dashboards and alerts see 0
             // rather than nothing.
             for name in [FAILOVERS, MASTER_CHANGES, SENTINEL_DISAGREEMENTS] {
@@ -166,14 +215,31 @@ pub fn init() -> PrometheusHandle {
                 request_latency_master: histogram!(REQUEST_LATENCY, "listener" => "master"),
                 request_latency_replica: histogram!(REQUEST_LATENCY, "listener" => "replica"),
                 upstream_connect_latency: histogram!(UPSTREAM_CONNECT_LATENCY),
+                // Registered now, so every kind shows 0 before its first error.
+                client_errors: ClientError::ALL
+                    .map(|kind| counter!(CLIENT_ERRORS, "kind" => kind.as_str())),
             };
             Installed {
                 prometheus,
                 handles,
+                process,
             }
         })
         .prometheus
         .clone()
+}
+
+/// The `/metrics` text: the process metrics read now, then every family rendered.
+pub fn render(prometheus: &PrometheusHandle) -> String {
+    if let Some(installed) = INSTALLED.get() {
+        installed.process.collect();
+    }
+    prometheus.render()
+}
+
+/// Count `n` error replies of `kind` that the proxy wrote to a client itself.
+pub fn client_error(kind: ClientError, n: u64) {
+    handles().client_errors[kind as usize].increment(n);
 }
 
 /// The cached hot-path handles. Installs the recorder first if nobody did.
@@ -289,4 +355,8 @@ fn describe() {
         "Unix time of the last event about our master, by sentinel."
     );
     describe_gauge!(BUILD_INFO, "Always 1; the label version carries the build.");
+    describe_counter!(
+        CLIENT_ERRORS,
+        "Error replies the proxy wrote to clients itself, by kind (hold_timeout, master_changed, max_clients, not_allowed, protocol)."
+    );
 }

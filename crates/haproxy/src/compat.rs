@@ -21,13 +21,18 @@
 //!
 //! Everything else keeps sentinel-proxy's defaults. Lines the reader does not act on are logged
 //! once at startup ([`log_notes`]).
+//!
+//! The environment comes last: every `SENTINEL_PROXY_*` variable (and `REDIS_PASSWORD`,
+//! `SENTINEL_PASSWORD`, their `_FILE` forms) is read as in native mode
+//! ([`EnvOverrides`]) and wins over haproxy.cfg and the defaults; each one is logged once at
+//! startup, passwords without their value.
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use crate::cfg::{self, Bind, HaproxyCfgError, HaproxyConfig};
-use sentinel_proxy_core::config::{Config, HealthListener, LogFormat, Secret};
+use sentinel_proxy_core::config::{Config, EnvOverrides, HealthListener, LogFormat, Secret};
 
 /// Largest `maxconn` sentinel-proxy accepts (its `max_clients` limit).
 const MAX_CLIENTS: u32 = 1 << 24;
@@ -54,9 +59,6 @@ pub enum CompatError {
         path: PathBuf,
         source: std::io::Error,
     },
-    /// A bad `SENTINEL_PROXY_LOG_FORMAT`.
-    #[error("SENTINEL_PROXY_LOG_FORMAT: '{0}' is not a log format; use text or json")]
-    LogFormat(String),
 }
 
 /// The options HAProxy mode understands (printed with every command-line error).
@@ -211,29 +213,28 @@ pub fn version_text(verbose: bool) -> String {
     s
 }
 
-/// The log format and default filter of HAProxy mode: `SENTINEL_PROXY_LOG_FORMAT` (text or
-/// json, text by default) and `info`, or `warn` with `-q`. `SENTINEL_PROXY_LOG`, applied by the
-/// caller, still overrides the filter.
-pub fn log_settings(
-    args: &HaproxyArgs,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<(LogFormat, &'static str), CompatError> {
-    let format = match env("SENTINEL_PROXY_LOG_FORMAT").as_deref() {
-        None | Some("") | Some("text") => LogFormat::Text,
-        Some("json") => LogFormat::Json,
-        Some(other) => return Err(CompatError::LogFormat(other.to_string())),
-    };
-    Ok((format, if args.quiet { "warn" } else { "info" }))
+/// The log format and filter of HAProxy mode: `SENTINEL_PROXY_LOG_FORMAT` (text by default)
+/// and `SENTINEL_PROXY_LOG`, else `info`, or `warn` with `-q`. (Known before haproxy.cfg is
+/// read, so that its notes are logged in that format.)
+pub fn log_settings(args: &HaproxyArgs, env: &EnvOverrides) -> (LogFormat, String) {
+    let quiet = if args.quiet { "warn" } else { "info" };
+    (
+        env.log_format().unwrap_or(LogFormat::Text),
+        env.log_filter().unwrap_or(quiet).to_string(),
+    )
 }
 
-/// Read the `-f` files, log what they contain that is not used (once), and convert.
+/// Read the `-f` files, log what they contain that is not used (once), convert, and lay the
+/// environment over the result (each override logged once).
 pub fn load(
     args: &HaproxyArgs,
     env: &dyn Fn(&str) -> Option<String>,
+    overrides: &EnvOverrides,
 ) -> Result<Config, CompatError> {
     let h = cfg::parse_files(&args.files, env)?;
     log_notes(&h);
     let c = config_from_haproxy(&h)?;
+    let c = apply_env(c, overrides);
     tracing::info!(
         files = ?args.files,
         master_name = %c.master_name,
@@ -242,6 +243,23 @@ pub fn load(
         "HAProxy compatibility mode: haproxy.cfg read"
     );
     Ok(c)
+}
+
+/// The environment over haproxy.cfg's configuration, each override logged once (a password
+/// by its variable only).
+pub fn apply_env(c: Config, overrides: &EnvOverrides) -> Config {
+    if let Some(file) = overrides.config_file() {
+        tracing::warn!(
+            file,
+            "SENTINEL_PROXY_CONFIG is not read in HAProxy mode: haproxy.cfg and the \
+             SENTINEL_PROXY_* variables are the configuration"
+        );
+    }
+    for o in overrides.overrides() {
+        let value = o.value.as_deref().unwrap_or("<redacted>");
+        tracing::info!("{} overrides haproxy.cfg: {} = {value}", o.variable, o.key);
+    }
+    overrides.apply(c)
 }
 
 /// Log the lines the reader ignored (info) and its warnings (warn), once each.
@@ -455,6 +473,7 @@ pub async fn haproxy_signals() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
     use std::time::Duration;
 
     /// The chart's renders and environment helpers, shared with cfg's tests.
@@ -777,21 +796,88 @@ mod tests {
         }
     }
 
+    fn overrides(pairs: &[(&str, &str)]) -> EnvOverrides {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        EnvOverrides::read(&map).unwrap_or_else(|e| panic!("{e}"))
+    }
+
     #[test]
     fn log_settings_follow_quiet_and_the_environment() {
         let a = parse_haproxy_args(["-q", "-f", "x"]).unwrap();
         assert_eq!(
-            log_settings(&a, &no_env).unwrap(),
-            (LogFormat::Text, "warn")
+            log_settings(&a, &overrides(&[])),
+            (LogFormat::Text, "warn".to_string())
+        );
+        // SENTINEL_PROXY_LOG wins over -q.
+        assert_eq!(
+            log_settings(&a, &overrides(&[("SENTINEL_PROXY_LOG", "debug")])),
+            (LogFormat::Text, "debug".to_string())
         );
         let a = parse_haproxy_args(["-f", "x"]).unwrap();
-        let env = env_of(&[("SENTINEL_PROXY_LOG_FORMAT", "json")]);
-        assert_eq!(log_settings(&a, &env).unwrap(), (LogFormat::Json, "info"));
-        let env = env_of(&[("SENTINEL_PROXY_LOG_FORMAT", "xml")]);
-        let e = log_settings(&a, &env).unwrap_err().to_string();
+        let env = overrides(&[("SENTINEL_PROXY_LOG_FORMAT", "json")]);
+        assert_eq!(
+            log_settings(&a, &env),
+            (LogFormat::Json, "info".to_string())
+        );
+        let map = HashMap::from([("SENTINEL_PROXY_LOG_FORMAT".to_string(), "xml".to_string())]);
+        let e = EnvOverrides::read(&map).unwrap_err().to_string();
         assert!(
-            e.contains("SENTINEL_PROXY_LOG_FORMAT") && e.contains("text or json"),
+            e.starts_with("SENTINEL_PROXY_LOG_FORMAT: ") && e.contains("text or json"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn the_environment_wins_over_haproxy_cfg() {
+        let (from_cfg, _) = convert_text(CHART_ARGOCD, &env_of(&[("AUTH", "argo-pw")]));
+        let env = overrides(&[
+            ("SENTINEL_PROXY_HOLD_TIMEOUT", "3s"),
+            ("SENTINEL_PROXY_SHUTDOWN_TIMEOUT", "50s"),
+            ("SENTINEL_PROXY_LOG_FORMAT", "json"),
+            // Settings haproxy.cfg has too: the environment's are used.
+            ("SENTINEL_PROXY_LISTEN", "127.0.0.1:7000"),
+            ("SENTINEL_PROXY_MAX_CLIENTS", "5"),
+            ("SENTINEL_PROXY_CLIENT_IDLE_TIMEOUT", "0s"),
+            ("REDIS_PASSWORD", "env-pw"),
+        ]);
+        let c = env.apply(from_cfg.clone());
+        assert_eq!(c.timeouts.hold, Duration::from_secs(3));
+        assert_eq!(c.shutdown.timeout, Duration::from_secs(50));
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.listen, addr("127.0.0.1:7000"));
+        assert_eq!(from_cfg.limits.max_clients, 4096);
+        assert_eq!(c.limits.max_clients, 5);
+        assert_eq!(
+            from_cfg.timeouts.client_idle,
+            Some(Duration::from_secs(360))
+        );
+        assert_eq!(c.timeouts.client_idle, None);
+        assert_eq!(c.redis_password.as_ref().unwrap().expose(), "env-pw");
+        // What the environment does not set stays as haproxy.cfg says.
+        assert_eq!(c.sentinels, from_cfg.sentinels);
+        assert_eq!(c.master_name, "argocd");
+        assert_eq!(c.admin_listen, from_cfg.admin_listen);
+        assert_eq!(c.health_listen, from_cfg.health_listen);
+        assert_eq!(c.timeouts.connect, from_cfg.timeouts.connect);
+        // What is logged: every variable once, the password without its value.
+        let shown: Vec<(String, Option<String>)> = env
+            .overrides()
+            .into_iter()
+            .map(|o| (o.variable, o.value))
+            .collect();
+        assert_eq!(shown.len(), 7, "{shown:?}");
+        assert!(
+            shown.contains(&("REDIS_PASSWORD".into(), None)),
+            "{shown:?}"
+        );
+        assert!(shown.contains(&("SENTINEL_PROXY_HOLD_TIMEOUT".into(), Some("3s".into()))));
+        // No environment: haproxy.cfg's configuration unchanged.
+        assert_eq!(
+            overrides(&[("AUTH", "x")]).apply(from_cfg.clone()),
+            from_cfg
         );
     }
 
@@ -801,8 +887,11 @@ mod tests {
         let good = dir.path().join("haproxy.cfg");
         std::fs::write(&good, CHART_FULL).unwrap();
         let args = parse_haproxy_args(["-f", good.to_str().unwrap()]).unwrap();
-        let c = load(&args, &env_of(&[("AUTH", "pw")])).unwrap();
+        let c = load(&args, &env_of(&[("AUTH", "pw")]), &overrides(&[])).unwrap();
         assert_eq!(c.redis_password.unwrap().expose(), "pw");
+        let env = overrides(&[("SENTINEL_PROXY_HOLD_TIMEOUT", "2s")]);
+        let c = load(&args, &env_of(&[("AUTH", "pw")]), &env).unwrap();
+        assert_eq!(c.timeouts.hold, Duration::from_secs(2));
 
         let bad = dir.path().join("bad.cfg");
         std::fs::write(
@@ -816,7 +905,9 @@ mod tests {
             .unwrap()
             + 1;
         let args = parse_haproxy_args(["-f", bad.to_str().unwrap()]).unwrap();
-        let e = load(&args, &no_env).unwrap_err().to_string();
+        let e = load(&args, &no_env, &overrides(&[]))
+            .unwrap_err()
+            .to_string();
         assert!(
             e.starts_with(&format!("{} line {line}: ", bad.display())),
             "{e}"

@@ -44,6 +44,7 @@ pub async fn accept_loop(listener: TcpListener, kind: Listener, shared: Arc<Shar
             && !shared.client_allow.iter().any(|c| c.contains(peer.ip()))
         {
             m::handles().rejected_not_allowed.increment(1);
+            m::client_error(m::ClientError::NotAllowed, 1);
             tracing::debug!(%peer, "client address not in client_allow; refused");
             shared.lifecycle.spawn_session(refuse(
                 stream,
@@ -56,6 +57,7 @@ pub async fn accept_loop(listener: TcpListener, kind: Listener, shared: Arc<Shar
         if open > shared.max_clients {
             shared.clients.fetch_sub(1, Ordering::AcqRel);
             m::handles().rejected_max_clients.increment(1);
+            m::client_error(m::ClientError::MaxClients, 1);
             shared
                 .lifecycle
                 .spawn_session(refuse(stream, b"-ERR max number of clients reached\r\n"));

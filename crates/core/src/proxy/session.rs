@@ -439,6 +439,7 @@ impl Session {
         if self.fatal.is_some() && self.ready.bytes == 0 && self.state.in_flight() == 0 {
             let err = self.fatal.take().expect("checked");
             let reply = format!("-ERR Protocol error: {err}\r\n");
+            m::client_error(m::ClientError::Protocol, 1);
             let _ =
                 write_or_stop(&self.client, reply.as_bytes(), self.shared.lifecycle.stop()).await;
             return Err(CloseReason::ProtocolError(err));
@@ -605,6 +606,7 @@ impl Session {
             return Ok(());
         }
         m::handles().in_flight_failed.increment(n as u64);
+        m::client_error(m::ClientError::MasterChanged, n as u64);
         self.shared
             .failover_stats
             .in_flight_failed
@@ -928,6 +930,7 @@ impl Session {
         for _ in 0..n {
             out.extend_from_slice(msg.as_bytes());
         }
+        m::client_error(m::ClientError::HoldTimeout, n as u64);
         self.write_client(&out).await
     }
 }

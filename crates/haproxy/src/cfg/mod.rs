@@ -279,18 +279,9 @@ pub fn parse_time(s: &str) -> Result<Duration, String> {
     })
 }
 
-/// [`parse_time`] for the value of `key` (`timeout connect`, `inter`): the grammar is the
-/// library's, so a time means the same here as in sentinel-proxy's own configuration; the
-/// 2147483647 ms bound is HAProxy's.
+/// [`parse_time`] for the value of `key` (`timeout connect`, `inter`): the library's grammar
+/// and bound ([`sentinel_proxy_core::config::MAX_DURATION`], HAProxy's 2147483647 ms), so a
+/// time means the same here as in sentinel-proxy's own file and environment.
 fn time_value(key: &str, s: &str) -> Result<Duration, ConfigError> {
-    let d = parse_duration_with_unit(key, s, Some(DurationUnit::Millis))?;
-    if d.as_millis() > i32::MAX as u128 {
-        return Err(ConfigError::Invalid {
-            key: key.to_string(),
-            message: format!(
-                "'{s}' is too large: HAProxy timers are limited to 2147483647 ms (about 24.8 days)"
-            ),
-        });
-    }
-    Ok(d)
+    parse_duration_with_unit(key, s, Some(DurationUnit::Millis))
 }

@@ -159,3 +159,43 @@ fn time_syntax() {
         "{e}"
     );
 }
+
+/// The library's duration bound, with the file, the line and the directive in the error.
+#[test]
+fn out_of_range_times_name_the_file_line_and_directive() {
+    let dir = tempfile::tempdir().unwrap();
+    for (from, to, line, directive) in [
+        (
+            "timeout connect 4s",
+            "timeout connect 9999999999999999h",
+            2,
+            "timeout connect",
+        ),
+        // Fits a Duration, not a deadline.
+        (
+            "timeout connect 4s",
+            "timeout connect 4000000000000000h",
+            2,
+            "timeout connect",
+        ),
+        (
+            "server R0 s0:26379 check",
+            "server R0 s0:26379 check inter 18446744073709551615us",
+            5,
+            "inter",
+        ),
+    ] {
+        let file = dir.path().join("haproxy.cfg");
+        std::fs::write(&file, minimal("").replace(from, to)).unwrap();
+        let e = parse_files(std::slice::from_ref(&file), &no_env).unwrap_err();
+        assert_eq!((e.kind, e.line), (ErrorKind::Invalid, line), "{to}: {e}");
+        let value = to.rsplit(' ').next().unwrap();
+        assert!(
+            e.to_string().starts_with(&format!(
+                "{} line {line}: {directive}: '{value}' is too large",
+                file.display()
+            )),
+            "{e}"
+        );
+    }
+}
