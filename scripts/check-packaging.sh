@@ -965,6 +965,27 @@ else
     fail "$helm_grace_name" "$log/helm_grace"
 fi
 
+# ---------------------------------------------------------------- docs/migration.md: differences backed by tests
+# Every row of the "What behaves differently from HAProxy" table names tests; each must exist.
+check "docs/migration.md: every test named in the differences table exists" python3 - <<'PY'
+import pathlib, re, sys
+doc = pathlib.Path("docs/migration.md").read_text()
+section = doc.split("## What behaves differently from HAProxy", 1)[1].split("\n## ", 1)[0]
+rows = [l for l in section.splitlines() if l.startswith("| ") and not l.startswith("| situation") and "---" not in l]
+assert rows, "no table rows"
+sources = {p: p.read_text() for p in list(pathlib.Path("tests").glob("*.rs")) + list(pathlib.Path("crates").rglob("*.rs"))}
+bad = []
+for row in rows:
+    names = re.findall(r"`(?:[a-z-]+: )?([a-z_:]+)::([a-z0-9_]+)`", row.split("|")[-2])
+    if not names:
+        bad.append(f"row without a test: {row[:60]}")
+    for module, test in names:
+        if not any(re.search(rf"fn {test}\b", src) for src in sources.values()):
+            bad.append(f"{module}::{test} not found")
+print("\n".join(bad) or f"{len(rows)} rows, every named test exists")
+sys.exit(1 if bad else 0)
+PY
+
 # ---------------------------------------------------------------- summary
 echo
 if ((failed > 0)); then
