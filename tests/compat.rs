@@ -467,7 +467,7 @@ async fn acl_user_credentials_authenticate_control_connections() {
     let port = lab::free_port();
     let dir = tempfile::tempdir().unwrap();
     let _redis = KillOnDrop(
-        Command::new("redis-server")
+        Command::new(lab::RedisBinary::Server.program())
             .args([
                 "--port",
                 &port.to_string(),
@@ -482,7 +482,7 @@ async fn acl_user_credentials_authenticate_control_connections() {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("redis-server is installed"),
+            .expect("redis-server is installed (or SENTINEL_BENCH_REDIS_SERVER names one)"),
     );
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let t = Duration::from_secs(2);

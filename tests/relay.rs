@@ -203,3 +203,39 @@ async fn replica_port_reaches_a_replica_and_admin_answers() {
     assert_eq!(status, 404);
     p.stop().await;
 }
+
+/// A replica refuses every write for good (`-READONLY`), and the replica port passes that
+/// refusal straight back. (On the master port a READONLY comes from a master being demoted and
+/// is resent within `hold_timeout`; resending it to a replica would only delay the same error
+/// by `hold_timeout`.) Writes that clients send to replicas by mistake are more likely with
+/// Redis 8, whose HGETEX and HGETDEL read but are flagged as writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replica_port_passes_readonly_through_at_once() {
+    let lab = lab(LabOptions {
+        replicas: 1,
+        sentinels: 1,
+        quorum: 1,
+        ..LabOptions::default()
+    })
+    .await;
+    let mut config = config_for(&lab);
+    // Longer than RawConn's 10 s patience for a reply: a resent READONLY fails the test.
+    config.timeouts.hold = Duration::from_secs(60);
+    let p = proxy_with_replica_port_from(&lab, config).await;
+    let mut c = RawConn::connect(p.bound.replica.unwrap()).await;
+    let started = std::time::Instant::now();
+    let reply = c.call(&["SET", "k", "v"]).await;
+    assert!(
+        reply.starts_with(b"-READONLY "),
+        "{:?}",
+        String::from_utf8_lossy(&reply)
+    );
+    // The connection goes on: a read right after is answered by the replica.
+    assert_eq!(c.call(&["GET", "k"]).await, b"$-1\r\n");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "READONLY took {:?} to come back",
+        started.elapsed()
+    );
+    p.stop().await;
+}

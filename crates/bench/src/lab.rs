@@ -19,8 +19,10 @@ use redis_protocol::resp2::types::BytesFrame;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LabError {
-    #[error("{binary} not found on PATH: install it (Debian: apt-get install redis-server redis-sentinel) or run `make deps`")]
-    Missing { binary: &'static str },
+    /// A redis binary cannot be run; the message says which, where it was looked for and how
+    /// to get it.
+    #[error("{0}")]
+    Missing(String),
     #[error("starting {what}: {source}")]
     Spawn {
         what: String,
@@ -80,7 +82,7 @@ impl Default for LabOptions {
 pub struct Proc {
     pub addr: SocketAddr,
     child: Option<Child>,
-    program: &'static str,
+    program: PathBuf,
     args: Vec<String>,
     pub log: PathBuf,
 }
@@ -93,14 +95,14 @@ impl Proc {
 
     /// Start the program with `args` instead of the ones it was first started with.
     fn spawn_with(&mut self, args: &[String]) -> Result<(), LabError> {
-        let child = Command::new(self.program)
+        let child = Command::new(&self.program)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .map_err(|source| LabError::Spawn {
-                what: format!("{} on {}", self.program, self.addr),
+                what: format!("{} on {}", self.program.display(), self.addr),
                 source,
             })?;
         self.child = Some(child);
@@ -172,9 +174,138 @@ pub fn free_port() -> u16 {
 
 /// Is the binary on PATH?
 pub fn have(binary: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(binary).is_file()))
-        .unwrap_or(false)
+    find_on_path(binary).is_some()
+}
+
+/// Where on PATH the binary is.
+pub fn find_on_path(binary: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(binary))
+        .find(|f| f.is_file())
+}
+
+/// The two redis programs a lab starts. Which binary runs is decided here, for every lab
+/// (tests, `make demo`, the benchmarks, the namespace lab): the path in the binary's
+/// environment variable when it is set ([`REDIS_SERVER_ENV`], [`REDIS_SENTINEL_ENV`]), else
+/// Debian's `redis-server` / `redis-sentinel` on PATH.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedisBinary {
+    Server,
+    Sentinel,
+}
+
+/// Names the `redis-server` binary the labs run instead of the one on PATH (e.g. a Redis 8
+/// build from `scripts/install-redis8.sh`).
+pub const REDIS_SERVER_ENV: &str = "SENTINEL_BENCH_REDIS_SERVER";
+/// Names the `redis-sentinel` binary the labs run. Unset while [`REDIS_SERVER_ENV`] is set: the
+/// `redis-sentinel` beside that server (a symlink to `redis-server` works: the server runs as
+/// Sentinel when started under that name), so one variable switches both.
+pub const REDIS_SENTINEL_ENV: &str = "SENTINEL_BENCH_REDIS_SENTINEL";
+
+impl RedisBinary {
+    /// The Debian program name.
+    pub fn name(self) -> &'static str {
+        match self {
+            RedisBinary::Server => "redis-server",
+            RedisBinary::Sentinel => "redis-sentinel",
+        }
+    }
+
+    fn env(self) -> &'static str {
+        match self {
+            RedisBinary::Server => REDIS_SERVER_ENV,
+            RedisBinary::Sentinel => REDIS_SENTINEL_ENV,
+        }
+    }
+
+    /// The program to run: a path from the environment, or the bare name (found on PATH).
+    pub fn program(self) -> PathBuf {
+        let from_env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        if let Some(p) = from_env(self.env()) {
+            return PathBuf::from(p);
+        }
+        if self == RedisBinary::Sentinel {
+            if let Some(server) = from_env(REDIS_SERVER_ENV) {
+                let server = PathBuf::from(server);
+                let server = match server.components().count() {
+                    1 => find_on_path(&server.to_string_lossy()).unwrap_or(server),
+                    _ => server,
+                };
+                return server.with_file_name(self.name());
+            }
+        }
+        PathBuf::from(self.name())
+    }
+
+    /// [`RedisBinary::program`], checked to exist (a path, or a bare name on PATH); the error
+    /// says which variable or package to fix.
+    pub fn resolve(self) -> Result<PathBuf, LabError> {
+        let program = self.program();
+        let from_env = std::env::var_os(self.env()).is_some_and(|v| !v.is_empty());
+        let on_path = program.components().count() == 1;
+        if (on_path && have(&program.to_string_lossy())) || (!on_path && program.is_file()) {
+            return Ok(program);
+        }
+        Err(LabError::Missing(if from_env {
+            format!(
+                "{} names {}, which is not a file (nor a program on PATH): fix the variable \
+                 (scripts/install-redis8.sh prints it for its Redis 8 build)",
+                self.env(),
+                program.display()
+            )
+        } else if !on_path {
+            format!(
+                "{REDIS_SERVER_ENV} is set and {REDIS_SENTINEL_ENV} is not, so the lab looks for \
+                 {} beside that server and finds none: set {REDIS_SENTINEL_ENV}, or make that a \
+                 symlink to redis-server (scripts/install-redis8.sh does)",
+                program.display()
+            )
+        } else {
+            format!(
+                "{} not found on PATH: install it (Debian: apt-get install redis-server \
+                 redis-sentinel), run `make deps`, or name a binary in {}",
+                self.name(),
+                self.env()
+            )
+        }))
+    }
+}
+
+/// The version the lab's `redis-server --version` reports (`v=8.2.3` → `(8, 2, 3)`), asked
+/// once per process.
+pub fn redis_version() -> Result<(u32, u32, u32), LabError> {
+    static VERSION: std::sync::OnceLock<Result<(u32, u32, u32), String>> =
+        std::sync::OnceLock::new();
+    VERSION
+        .get_or_init(|| {
+            let program = RedisBinary::Server.resolve().map_err(|e| e.to_string())?;
+            let out = Command::new(&program)
+                .arg("--version")
+                .stdin(Stdio::null())
+                .output()
+                .map_err(|e| format!("{} --version: {e}", program.display()))?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            parse_version(&text).ok_or_else(|| {
+                format!(
+                    "{} --version printed no version (v=X.Y.Z): {text:?}",
+                    program.display()
+                )
+            })
+        })
+        .clone()
+        .map_err(LabError::Missing)
+}
+
+/// `Redis server v=8.2.3 sha=…` → `(8, 2, 3)`.
+fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
+    let v = text.split_whitespace().find_map(|w| w.strip_prefix("v="))?;
+    let mut parts = v.split('.').map(|p| p.parse::<u32>().ok());
+    Some((
+        parts.next()??,
+        parts.next()??,
+        parts.next().flatten().unwrap_or(0),
+    ))
 }
 
 /// Send one command on a fresh connection and return the reply (errors as `Err`).
@@ -343,11 +474,8 @@ impl Lab {
     /// Start 1 master + `replicas` replicas + `sentinels` Sentinels and wait until the
     /// Sentinels know every replica and each other (a failover can only work after that).
     pub fn start(opts: LabOptions) -> Result<Lab, LabError> {
-        for binary in ["redis-server", "redis-sentinel"] {
-            if !have(binary) {
-                return Err(LabError::Missing { binary });
-            }
-        }
+        let server = RedisBinary::Server.resolve()?;
+        let sentinel = RedisBinary::Sentinel.resolve()?;
         let dir = tempfile::Builder::new().prefix("sp-lab-").tempdir()?;
         let nodes = 1 + opts.replicas;
         let addr_of = |i: usize, std_port: u16| match &opts.node_ips {
@@ -412,7 +540,7 @@ impl Lab {
             let mut p = Proc {
                 addr,
                 child: None,
-                program: "redis-server",
+                program: server.clone(),
                 args,
                 log,
             };
@@ -457,7 +585,7 @@ impl Lab {
             let mut p = Proc {
                 addr,
                 child: None,
-                program: "redis-sentinel",
+                program: sentinel.clone(),
                 args: vec![conf.display().to_string()],
                 log,
             };
@@ -706,4 +834,22 @@ pub fn join_addrs(addrs: &[SocketAddr]) -> String {
         .map(|a| a.to_string())
         .collect::<Vec<_>>()
         .join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_parse_from_redis_server_version() {
+        let v = "Redis server v=8.2.3 sha=b5d43ceb:0 malloc=jemalloc-5.3.0 bits=64 build=a4a16";
+        assert_eq!(parse_version(v), Some((8, 2, 3)));
+        assert_eq!(
+            parse_version("Redis server v=7.0.15 sha=0"),
+            Some((7, 0, 15))
+        );
+        assert_eq!(parse_version("Redis server v=8.0 sha=0"), Some((8, 0, 0)));
+        assert_eq!(parse_version("redis-server: command not found"), None);
+        assert_eq!(parse_version("Redis server v=x.y sha=0"), None);
+    }
 }

@@ -15,7 +15,8 @@
 //! from the Sentinels alone. Packets are dropped, never refused: connections hang, as they do
 //! behind a real partition.
 //!
-//! Needs root, `ip` (iproute2), `iptables` and the redis binaries. [`NetLab::start`] returns
+//! Needs root, `ip` (iproute2), `iptables`, `redis-cli` and the redis binaries (chosen as in
+//! [`crate::lab::RedisBinary`]). [`NetLab::start`] returns
 //! [`NetLabError::Unavailable`] when the host cannot run it, so tests can skip with a message.
 //!
 //! Every name carries the process id (`spn-<pid>-<n>-m`, chains `SPN-<pid>-<n>-F`, rules
@@ -34,7 +35,9 @@ use std::time::Duration;
 
 use redis_protocol::resp2::types::BytesFrame;
 
-use crate::lab::{call, eventually, have, master_reported_by, text, wait_settled_on, LabError};
+use crate::lab::{
+    call, eventually, have, master_reported_by, text, wait_settled_on, LabError, RedisBinary,
+};
 
 /// The /16 every namespace address comes from; each lab takes two /24s of it.
 const NET_PREFIX: [u8; 2] = [10, 77];
@@ -90,19 +93,20 @@ impl NetProc {
     fn spawn(
         netns: &str,
         addr: SocketAddr,
-        program: &str,
+        program: &std::path::Path,
         args: &[String],
         log: PathBuf,
     ) -> Result<NetProc, NetLabError> {
         let child = Command::new("ip")
-            .args(["netns", "exec", netns, program])
+            .args(["netns", "exec", netns])
+            .arg(program)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| NetLabError::Command {
-                cmd: format!("ip netns exec {netns} {program}"),
+                cmd: format!("ip netns exec {netns} {}", program.display()),
                 message: e.to_string(),
             })?;
         Ok(NetProc {
@@ -190,14 +194,10 @@ pub fn available() -> Result<(), String> {
     if euid() != Some(0) {
         return Err("not running as root (ip netns and iptables need it)".into());
     }
-    for binary in [
-        "ip",
-        "iptables",
-        "redis-server",
-        "redis-sentinel",
-        "redis-cli",
-        "timeout",
-    ] {
+    for redis in [RedisBinary::Server, RedisBinary::Sentinel] {
+        redis.resolve().map_err(|e| e.to_string())?;
+    }
+    for binary in ["ip", "iptables", "redis-cli", "timeout"] {
         if !have(binary) {
             return Err(format!(
                 "{binary} not found on PATH (Debian: apt-get install iproute2 iptables redis-server redis-sentinel redis-tools; or scripts/install-deps.sh)"
@@ -478,6 +478,8 @@ impl NetLab {
     /// and each other.
     pub fn start(opts: NetLabOptions) -> Result<NetLab, NetLabError> {
         available().map_err(NetLabError::Unavailable)?;
+        let server = RedisBinary::Server.resolve()?;
+        let sentinel = RedisBinary::Sentinel.resolve()?;
         SWEEP.call_once(sweep_leftovers);
         let dir = tempfile::Builder::new().prefix("sp-netlab-").tempdir()?;
         let pid = std::process::id();
@@ -561,7 +563,7 @@ impl NetLab {
                     "6379".to_string(),
                 ]);
             }
-            redis.push(NetProc::spawn(ns, a, "redis-server", &args, log)?);
+            redis.push(NetProc::spawn(ns, a, &server, &args, log)?);
         }
         let master = redis[0].addr;
         // The root namespace forwards between the two: check it before blaming Sentinel.
@@ -630,7 +632,7 @@ impl NetLab {
             sentinels.push(NetProc::spawn(
                 &net.ns_s,
                 a,
-                "redis-sentinel",
+                &sentinel,
                 &[conf.display().to_string()],
                 log,
             )?);

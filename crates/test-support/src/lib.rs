@@ -79,7 +79,11 @@ pub async fn proxy(config: Config) -> Running {
 /// A proxy for `lab` with the replica port open too; returns once it routes to a confirmed
 /// master and to every replica of the lab (the route learns healthy replicas shortly after).
 pub async fn proxy_with_replica_port(lab: &Lab) -> Running {
-    let mut config = config_for(lab);
+    proxy_with_replica_port_from(lab, config_for(lab)).await
+}
+
+/// [`proxy_with_replica_port`] starting from `config` (e.g. with other timeouts).
+pub async fn proxy_with_replica_port_from(lab: &Lab, mut config: Config) -> Running {
     config.replica_listen = Some("127.0.0.1:0".parse().unwrap());
     let p = proxy(config).await;
     eventually("every replica healthy in the route", || async {
@@ -415,4 +419,76 @@ pub fn now_secs() -> f64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs_f64()
+}
+
+/// A client connection that sends commands and returns each reply as its raw bytes (one whole
+/// RESP frame, found by the proxy's own reply scanner), for byte-exact assertions.
+pub struct RawConn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    scanner: sentinel_proxy_core::resp::Scanner,
+}
+
+impl RawConn {
+    pub async fn connect(addr: SocketAddr) -> RawConn {
+        use sentinel_proxy_core::resp::{Limits, Mode, Scanner};
+        RawConn {
+            stream: TcpStream::connect(addr)
+                .await
+                .unwrap_or_else(|e| panic!("connect to {addr}: {e}")),
+            buf: Vec::new(),
+            scanner: Scanner::new(Mode::Reply, Limits::default()),
+        }
+    }
+
+    /// Send one command (each argument a bulk string) and return its reply's bytes.
+    pub async fn call(&mut self, args: &[&str]) -> Vec<u8> {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        self.call_bytes(&args).await
+    }
+
+    /// [`RawConn::call`] with binary arguments.
+    pub async fn call_bytes(&mut self, args: &[&[u8]]) -> Vec<u8> {
+        let out = sentinel_proxy_core::resp::args::encode_command(args);
+        self.stream.write_all(&out).await.expect("send a command");
+        self.reply().await
+    }
+
+    /// The next reply frame (for a push or a pub/sub message too); panics after 10 s of
+    /// silence or on a closed connection.
+    pub async fn reply(&mut self) -> Vec<u8> {
+        use sentinel_proxy_core::resp::Scan;
+        loop {
+            if let Scan::Frame(info) = self.scanner.scan(&self.buf).expect("a valid reply") {
+                return self.buf.drain(..info.len).collect();
+            }
+            let mut chunk = [0u8; 16384];
+            let n = tokio::time::timeout(Duration::from_secs(10), self.stream.read(&mut chunk))
+                .await
+                .expect("a reply within 10 s")
+                .expect("read a reply");
+            assert!(n > 0, "the connection closed before the reply");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+/// The version of the redis-server the labs run (`sentinel_bench::lab::RedisBinary`), which
+/// must be at least `min`: a test of commands that `min` introduced fails loudly on an older
+/// server instead of passing without testing anything.
+pub fn require_redis(min: (u32, u32)) -> (u32, u32, u32) {
+    use sentinel_bench::lab::{RedisBinary, REDIS_SERVER_ENV};
+    let v = sentinel_bench::lab::redis_version().unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        (v.0, v.1) >= min,
+        "this test needs Redis {}.{} or newer, and {} is {}.{}.{}: set {REDIS_SERVER_ENV} to a \
+         newer redis-server (eval \"$(scripts/install-redis8.sh)\" installs Redis 8 and sets it)",
+        min.0,
+        min.1,
+        RedisBinary::Server.program().display(),
+        v.0,
+        v.1,
+        v.2
+    );
+    v
 }

@@ -862,12 +862,17 @@ impl Session {
         Ok(())
     }
 
-    /// A not-executed error for the only command in flight, within the hold budget?
+    /// A not-executed error for the only command in flight, within the hold budget? A
+    /// replica's READONLY is final (it refuses every write), so only a master's is retried.
     fn retryable(&self, head: &Head) -> bool {
-        let not_executed = matches!(
-            head.as_bytes(),
-            b"READONLY" | b"NOREPLICAS" | b"LOADING" | b"MASTERDOWN"
-        );
+        let not_executed = match head.as_bytes() {
+            b"READONLY" => self
+                .link
+                .upstream()
+                .is_some_and(|u| matches!(u.target, upstream::Target::Master { .. })),
+            b"NOREPLICAS" | b"LOADING" | b"MASTERDOWN" => true,
+            _ => false,
+        };
         let within_budget = self
             .retry_since
             .is_none_or(|t| t.elapsed() < self.shared.timeouts.hold);
