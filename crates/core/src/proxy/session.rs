@@ -472,13 +472,6 @@ impl Session {
             return Ok(false);
         };
         match Box::pin(Upstream::connect(target, &self.shared)).await {
-            Ok(up) if lost.is_some_and(|l| l == LostFrom::of(&up.target)) => {
-                tracing::debug!(
-                    "the node closed this session's upstream connection outside a failover \
-                     and takes new ones; closing the client connection"
-                );
-                Err(CloseReason::UpstreamClosed(None))
-            }
             Ok(up) => {
                 self.link = Link::Up(up);
                 self.last_connect_error = None;
@@ -497,6 +490,19 @@ impl Session {
                             return Ok(false);
                         }
                         Err(r) => return Err(r),
+                    }
+                    // Confirmed by ROLE, not only by a TCP connect (a dying process can still
+                    // accept one): the node is alive and still the route's choice.
+                    let same = self
+                        .link
+                        .upstream()
+                        .is_some_and(|up| lost == Some(LostFrom::of(&up.target)));
+                    if same {
+                        tracing::debug!(
+                            "the node closed this session's upstream connection outside a \
+                             failover and is still the master; closing the client connection"
+                        );
+                        return Err(CloseReason::UpstreamClosed(None));
                     }
                     m::handles().sessions_migrated.increment(1);
                     self.shared
