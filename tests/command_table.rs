@@ -84,7 +84,9 @@ const REVIEWED_PLAIN: &[(&str, &str)] = &[
     ("readwrite", "cluster only: a standalone node refuses it"),
     (
         "quit",
-        "one reply (+OK), then the node closes the connection (deprecated since 7.2: clients close)",
+        "one reply (+OK), then the node closes the upstream. KNOWN DIFFERENCE: the proxy keeps the \
+         client connection open, where Redis closes it (issue 14, 'upstream closed outside a \
+         failover'); clients close after QUIT themselves (it is deprecated since 7.2)",
     ),
     // no_multi.
     ("save", "one reply"),
