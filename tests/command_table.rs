@@ -36,6 +36,7 @@ use test_support::*;
 
 /// The commands `needs_tracking` claims (checked both ways against the server's table).
 const TRACKED: &[&str] = &[
+    "quit",
     "auth",
     "hello",
     "select",
@@ -82,12 +83,6 @@ const REVIEWED_PLAIN: &[(&str, &str)] = &[
     ("asking", "cluster only: a standalone node refuses it"),
     ("readonly", "cluster only: a standalone node refuses it"),
     ("readwrite", "cluster only: a standalone node refuses it"),
-    (
-        "quit",
-        "one reply (+OK), then the node closes the upstream. KNOWN DIFFERENCE: the proxy keeps the \
-         client connection open, where Redis closes it (issue 14, 'upstream closed outside a \
-         failover'); clients close after QUIT themselves (it is deprecated since 7.2)",
-    ),
     // no_multi.
     ("save", "one reply"),
     ("shutdown", "the node exits: the session sees its upstream close"),
@@ -112,7 +107,7 @@ enum Client {
     /// Relayed as plain, and that is right: no connection state the session depends on.
     Plain,
     /// Relayed as plain although it sets connection state, which a migration to a new master
-    /// loses (issue 14, "client-side caching across a failover").
+    /// would lose (none today: a new CLIENT subcommand with state goes here until replayed).
     NotReplayed,
 }
 
@@ -130,11 +125,12 @@ const CLIENT_SUBCOMMANDS: &[(&str, Client)] = &[
     ("help", Client::Plain),
     ("getredir", Client::Plain),
     ("trackinginfo", Client::Plain),
-    ("caching", Client::NotReplayed),
-    ("tracking", Client::NotReplayed),
-    ("no-evict", Client::NotReplayed),
-    ("no-touch", Client::NotReplayed),
-    ("setinfo", Client::NotReplayed),
+    // Applies to the next command only (OPTIN/OPTOUT tracking): nothing to replay.
+    ("caching", Client::Plain),
+    ("tracking", Client::Replayed),
+    ("no-evict", Client::Replayed),
+    ("no-touch", Client::Replayed),
+    ("setinfo", Client::Replayed),
 ];
 
 /// One entry of the server's `COMMAND` reply (a subcommand is named `parent|sub`).
@@ -177,13 +173,16 @@ fn walk(entry: &BytesFrame, out: &mut Vec<Cmd>) {
     }
 }
 
-/// What the proxy's session state does with `CLIENT <sub> x` answered `+OK`.
+/// What the proxy's session state does with `CLIENT <sub> <typical arguments>` answered `+OK`.
 fn client_effect(sub: &str) -> Client {
-    let frame = Bytes::from(sentinel_proxy_core::resp::args::encode_command(&[
-        b"CLIENT",
-        sub.as_bytes(),
-        b"x",
-    ]));
+    let args: &[&[u8]] = match sub {
+        "tracking" | "no-evict" | "no-touch" => &[b"on"],
+        "setinfo" => &[b"lib-name", b"x"],
+        _ => &[b"x"],
+    };
+    let mut parts: Vec<&[u8]> = vec![b"CLIENT", sub.as_bytes()];
+    parts.extend_from_slice(args);
+    let frame = Bytes::from(sentinel_proxy_core::resp::args::encode_command(&parts));
     let mut s = SessionState::default();
     s.on_request(&Head::from_bytes(b"CLIENT"), &frame);
     s.on_reply(&Head::from_bytes(b"OK"), false, false);

@@ -110,3 +110,19 @@ async fn plain_client_connection_closes_when_the_server_kills_its_upstream() {
     assert_eq!(pong, "PONG");
     p.stop().await;
 }
+
+/// QUIT: Redis answers +OK and closes the connection; so must the proxy (not leave the client
+/// on a session whose upstream is gone).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quit_is_answered_and_closes_the_connection() {
+    let lab = single_node_lab().await;
+    let p = proxy(config_for(&lab)).await;
+    let mut s = TcpStream::connect(p.bound.listen).await.unwrap();
+    s.write_all(b"PING\r\nQUIT\r\n").await.unwrap();
+    read_until(&mut s, b"+PONG\r\n+OK\r\n").await;
+    assert!(
+        closed_by_peer(&mut s).await,
+        "the connection stays open after QUIT's +OK"
+    );
+    p.stop().await;
+}

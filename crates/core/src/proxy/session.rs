@@ -302,6 +302,10 @@ impl Session {
                             if let Err(r) = self.relay_replies().await {
                                 return r;
                             }
+                            if self.state.quit && self.state.in_flight() == 0 {
+                                // QUIT answered: Redis closes the connection now.
+                                return CloseReason::ClientClosed;
+                            }
                         }
                         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                         Ok(_) => {

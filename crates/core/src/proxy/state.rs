@@ -85,6 +85,8 @@ pub struct SessionState {
     pub multi: bool,
     pub watching: bool,
     pub monitor: bool,
+    /// QUIT was sent: after its reply the client connection closes, as Redis closes it.
+    pub quit: bool,
     /// Replies can no longer be counted (CLIENT REPLY OFF/SKIP, MONITOR): the session cannot be
     /// moved safely, only closed.
     pub untracked: bool,
@@ -116,7 +118,15 @@ pub fn is_subscription(head: &Head) -> bool {
 pub fn needs_tracking(head: &Head) -> bool {
     matches!(
         head.as_bytes(),
-        b"MULTI" | b"EXEC" | b"DISCARD" | b"WATCH" | b"UNWATCH" | b"MONITOR" | b"RESET" | b"CLIENT"
+        b"MULTI"
+            | b"EXEC"
+            | b"DISCARD"
+            | b"WATCH"
+            | b"UNWATCH"
+            | b"MONITOR"
+            | b"RESET"
+            | b"CLIENT"
+            | b"QUIT"
     ) || !matches!(effect_of(head), Effect::Plain)
 }
 
@@ -250,6 +260,7 @@ impl SessionState {
                 self.watching = false;
             }
             b"WATCH" => self.watching = true,
+            b"QUIT" => self.quit = true,
             b"UNWATCH" => self.watching = false,
             b"MONITOR" => {
                 self.monitor = true;
@@ -458,6 +469,7 @@ mod tests {
             b"UNWATCH",
             b"MONITOR",
             b"RESET",
+            b"QUIT",
             b"SUBSCRIBE",
             b"PUNSUBSCRIBE",
             b"SSUBSCRIBE",
