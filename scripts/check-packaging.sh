@@ -965,6 +965,16 @@ else
     fail "$helm_grace_name" "$log/helm_grace"
 fi
 
+# ---------------------------------------------------------------- source files stay small (issue 13)
+check "no Rust source file over 1,000 lines" python3 - <<'PY'
+import pathlib, sys
+big = [(n, str(p)) for p in pathlib.Path(".").glob("**/*.rs")
+       if "target" not in p.parts and "fuzz" not in p.parts
+       for n in [len(p.read_text().splitlines())] if n > 1000]
+print("\n".join(f"{p}: {n} lines" for n, p in sorted(big)) or "ok")
+sys.exit(1 if big else 0)
+PY
+
 # ---------------------------------------------------------------- docs/migration.md: differences backed by tests
 # Every row of the "What behaves differently from HAProxy" table names tests; each must exist.
 check "docs/migration.md: every test named in the differences table exists" python3 - <<'PY'
