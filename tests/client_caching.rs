@@ -6,28 +6,8 @@ use std::time::Duration;
 
 use sentinel_bench::lab::LabOptions;
 use test_support::*;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-
-/// Read until `needle` arrives; fail naming it after 10 s or at EOF.
-async fn read_until(s: &mut TcpStream, needle: &[u8]) {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !got.windows(needle.len()).any(|w| w == needle) {
-        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
-            .await
-            .unwrap_or_else(|_| {
-                panic!(
-                    "no {:?} in {:?}",
-                    String::from_utf8_lossy(needle),
-                    String::from_utf8_lossy(&got)
-                )
-            })
-            .unwrap();
-        assert!(n > 0, "closed before {:?}", String::from_utf8_lossy(needle));
-        got.extend_from_slice(&buf[..n]);
-    }
-}
 
 const INVALIDATE_ALL: &[u8] = b">2\r\n$10\r\ninvalidate\r\n_\r\n";
 

@@ -13,32 +13,6 @@ async fn send(s: &mut TcpStream, bytes: &[u8]) {
     s.write_all(bytes).await.unwrap();
 }
 
-/// Read until `needle` shows up (or fail after 10 s).
-async fn read_until(s: &mut TcpStream, needle: &[u8]) -> Vec<u8> {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !got.windows(needle.len()).any(|w| w == needle) {
-        let n = tokio::time::timeout_at(deadline, s.read(&mut buf))
-            .await
-            .unwrap_or_else(|_| {
-                panic!(
-                    "no {:?} in {:?}",
-                    String::from_utf8_lossy(needle),
-                    String::from_utf8_lossy(&got)
-                )
-            })
-            .unwrap();
-        assert!(
-            n > 0,
-            "connection closed; got {:?}",
-            String::from_utf8_lossy(&got)
-        );
-        got.extend_from_slice(&buf[..n]);
-    }
-    got
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscriber_select_and_multi_across_a_planned_failover() {
     // Passwords on the nodes: every client authenticates itself, and migration must replay

@@ -10,20 +10,6 @@ use test_support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Read until `needle` arrives; fail naming it after 10 s or at EOF.
-async fn read_until(s: &mut TcpStream, needle: &[u8]) {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !got.windows(needle.len()).any(|w| w == needle) {
-        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
-            .await
-            .unwrap_or_else(|_| panic!("no {:?}", String::from_utf8_lossy(needle)))
-            .unwrap();
-        assert!(n > 0, "closed before {:?}", String::from_utf8_lossy(needle));
-        got.extend_from_slice(&buf[..n]);
-    }
-}
-
 /// The id, on `node`, of the connection named `name` (one per test session, set with
 /// CLIENT SETNAME through the proxy).
 async fn client_id(node: SocketAddr, name: &str) -> u64 {

@@ -7,6 +7,8 @@
 //! instead of polling a counter.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -21,7 +23,14 @@ pub struct Lifecycle {
     sessions: TaskTracker,
     /// Everything else (control plane, listeners, admin): ended by their token.
     tasks: TaskTracker,
+    /// The stage as one atomic for the sessions' hot path (`is_cancelled` takes the token's
+    /// mutex, shared by every session): RUNNING, DRAINING or STOPPING, set before the wake of
+    /// [`Lifecycle::on_drain_and_stop`].
+    stage: Arc<AtomicU8>,
 }
+
+const DRAINING: u8 = 1;
+const STOPPING: u8 = 2;
 
 impl Lifecycle {
     pub fn new() -> Lifecycle {
@@ -34,7 +43,18 @@ impl Lifecycle {
             unready,
             sessions: TaskTracker::new(),
             tasks: TaskTracker::new(),
+            stage: Arc::default(),
         }
+    }
+
+    /// The drain has begun (or the stop), as sessions see it when they wake.
+    pub fn draining(&self) -> bool {
+        self.stage.load(Ordering::Acquire) >= DRAINING
+    }
+
+    /// The stop has begun, as sessions see it when they wake.
+    pub fn stopping(&self) -> bool {
+        self.stage.load(Ordering::Acquire) >= STOPPING
     }
 
     /// Cancelled when everything must end now.
@@ -82,14 +102,17 @@ impl Lifecycle {
         self.sessions.spawn(fut)
     }
 
-    /// Call `wake` when the drain begins and again at the stop (tracked, and not ended by the
-    /// stop, which it must see): how sessions learn of both without a waiter each.
+    /// Call `wake` when the drain begins and again at the stop, after [`Lifecycle::draining`]
+    /// and [`Lifecycle::stopping`] turn true (tracked, and not ended by the stop, which it must
+    /// see): how sessions learn of both without a waiter each.
     pub fn on_drain_and_stop(&self, wake: impl Fn() + Send + 'static) {
         let lc = self.clone();
         self.tasks.spawn(async move {
             lc.drain.cancelled().await;
+            lc.stage.fetch_max(DRAINING, Ordering::AcqRel);
             wake();
             lc.stop.cancelled().await;
+            lc.stage.fetch_max(STOPPING, Ordering::AcqRel);
             wake();
         });
     }
@@ -153,5 +176,20 @@ mod tests {
         );
         tx.send(()).unwrap();
         assert!(lc.sessions_ended(std::time::Duration::from_secs(10)).await);
+    }
+
+    #[tokio::test]
+    async fn the_stage_turns_before_each_wake() {
+        let lc = Lifecycle::new();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let seen = lc.clone();
+        lc.on_drain_and_stop(move || {
+            let _ = tx.send((seen.draining(), seen.stopping()));
+        });
+        assert!(!lc.draining() && !lc.stopping());
+        lc.drain().cancel();
+        assert_eq!(rx.recv().await, Some((true, false)));
+        lc.stop().cancel();
+        assert_eq!(rx.recv().await, Some((true, true)));
     }
 }

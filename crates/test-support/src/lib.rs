@@ -246,6 +246,34 @@ pub async fn raw_exchange(addr: SocketAddr, send: &[u8], want: usize) -> (Vec<u8
     read_some(&mut s, want).await
 }
 
+/// Read from `s` until `needle` has arrived; returns everything read. Fails naming the needle
+/// and what came instead after 10 s, or at EOF.
+pub async fn read_until(s: &mut TcpStream, needle: &[u8]) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !got.windows(needle.len()).any(|w| w == needle) {
+        let n = tokio::time::timeout_at(deadline, s.read(&mut buf))
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "no {:?} in {:?}",
+                    String::from_utf8_lossy(needle),
+                    String::from_utf8_lossy(&got)
+                )
+            })
+            .unwrap();
+        assert!(
+            n > 0,
+            "connection closed before {:?}; got {:?}",
+            String::from_utf8_lossy(needle),
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&buf[..n]);
+    }
+    got
+}
+
 /// Read until `want` bytes or EOF (the bool) or 5 s of silence.
 pub async fn read_some(s: &mut TcpStream, want: usize) -> (Vec<u8>, bool) {
     let mut out = Vec::new();

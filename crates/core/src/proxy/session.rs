@@ -169,7 +169,7 @@ impl Session {
         // Kept across iterations: re-creating a watch future registers and unregisters a
         // waiter under the channel's lock on every wakeup, and re-creating a timer inserts and
         // removes it from the timer wheel. The drain wakes this channel too (lib.rs), so the
-        // drain token is read at each wakeup instead of being waited on by every session.
+        // lifecycle's stage is read at each wakeup instead of being waited on by every session.
         let mut draining = false;
         let mut signal = std::pin::pin!(next_signal(self.shared.route.subscribe()));
         let mut publications = self.shared.route.publications();
@@ -182,10 +182,10 @@ impl Session {
             // The route is checked here, once per wakeup, with a plain atomic load: the wait
             // below polls the sockets first and may not poll the channel at all while they
             // keep it busy.
-            if self.shared.lifecycle.stop().is_cancelled() {
+            if self.shared.lifecycle.stopping() {
                 return CloseReason::Shutdown;
             }
-            draining = draining || self.shared.lifecycle.drain().is_cancelled();
+            draining = draining || self.shared.lifecycle.draining();
             let now_published = self.shared.route.publications();
             if now_published != publications {
                 publications = now_published;
