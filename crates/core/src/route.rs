@@ -158,7 +158,7 @@ impl RouteReader {
     }
 
     /// Wake every session as a publication would, without changing the route: sessions read
-    /// the lifecycle's tokens when they wake, so the drain needs no waiter of its own in each
+    /// the lifecycle's stage when they wake, so the drain needs no waiter of its own in each
     /// idle session (one less ~90-byte future per connection).
     pub fn wake_sessions(&self) {
         self.shared.tx.send_modify(|_| {});
