@@ -35,6 +35,9 @@ test: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 	$(DEBIAN_REDIS) $(CARGO) test --locked --workspace --all-targets
+	@# Multiplexed mode is the default; the failover, drain, hostile-client and compatibility
+	@# tests run again in relay mode (SENTINEL_PROXY_TEST_MODE, read by test-support).
+	SENTINEL_PROXY_TEST_MODE=relay $(DEBIAN_REDIS) $(CARGO) test --locked --workspace $(addprefix --test ,$(RELAY_TESTS))
 	@# Tests that need root (network namespaces, iptables) are #[ignore]d; run them when root.
 	@if [ "$$(id -u)" -eq 0 ]; then \
 		$(DEBIAN_REDIS) $(CARGO) test --locked --test partition -- --ignored; \
@@ -60,6 +63,10 @@ test-redis8: deps
 ## (One cargo command over the workspace, so that features resolve as in the first pass.)
 REDIS_TESTS := $(sort $(basename $(notdir $(wildcard crates/bench/tests/*.rs) \
 	$(shell grep -l -e test_support -e 'sentinel_bench::lab' tests/*.rs))))
+
+## The tests run a second time in relay mode by `make test`.
+RELAY_TESTS := failover failover_clients failover_sessions shutdown hostile stall server_close \
+	compat haproxy_dropin relay
 
 redis8-pass:
 	@test -n "$${SENTINEL_BENCH_REDIS_SERVER:-}" || { echo "redis8-pass: set SENTINEL_BENCH_REDIS_SERVER (eval \"\$$(scripts/install-redis8.sh)\")"; exit 1; }

@@ -129,10 +129,11 @@ pub struct FileConfig {
     pub sentinel_password_file: Option<String>,
     pub log_format: Option<String>,
     pub log: Option<String>,
+    pub mode: Option<String>,
 }
 
 /// The keys of [`FileConfig`]; kept next to it so env overrides and error messages agree.
-const KEYS: [&str; 26] = [
+const KEYS: [&str; 27] = [
     "sentinels",
     "master_name",
     "listen",
@@ -159,6 +160,7 @@ const KEYS: [&str; 26] = [
     "sentinel_password_file",
     "log_format",
     "log",
+    "mode",
 ];
 
 /// A Sentinel or node address as configured: a host name is resolved again at every reconnect.
@@ -211,6 +213,16 @@ impl fmt::Display for HostPort {
             write!(f, "{}:{}", self.host, self.port)
         }
     }
+}
+
+/// How client sessions reach Redis (docs/architecture.md, "Multiplexing").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Sessions share upstream pipelines, one per node, until a command pins them to a
+    /// connection of their own (the default).
+    Multiplex,
+    /// One upstream connection per client session, as HAProxy does.
+    Relay,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -353,6 +365,7 @@ pub struct Config {
     pub client_allow: Vec<Cidr>,
     pub log_format: LogFormat,
     pub log_filter: String,
+    pub mode: Mode,
 }
 
 impl Config {
@@ -677,6 +690,7 @@ fn copy_key(to: &mut Config, from: &Config, key: &str) -> bool {
         "shutdown_timeout" => to.shutdown.timeout = from.shutdown.timeout,
         "log_format" => to.log_format = from.log_format,
         "log" => to.log_filter = from.log_filter.clone(),
+        "mode" => to.mode = from.mode,
         _ => return false,
     }
     true
@@ -870,6 +884,19 @@ impl FileConfig {
                 ))
             }
         };
+        let mode = match self.mode.as_deref().map(str::trim).unwrap_or("multiplex") {
+            "multiplex" => Mode::Multiplex,
+            "relay" => Mode::Relay,
+            other => {
+                return Err(ConfigError::invalid(
+                    "mode",
+                    format!(
+                        "'{other}' is not a mode; use multiplex (shared upstream pipelines, \
+                         the default) or relay (one upstream connection per client)"
+                    ),
+                ))
+            }
+        };
         Ok(Config {
             sentinels,
             master_name,
@@ -887,6 +914,7 @@ impl FileConfig {
             client_allow,
             log_format,
             log_filter: self.log.unwrap_or_else(|| "info".to_string()),
+            mode,
         })
     }
 }

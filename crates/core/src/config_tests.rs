@@ -276,6 +276,7 @@ fn override_for(key: &str, dir: &Path) -> (&'static str, String) {
         "sentinel_password_file" => ("SENTINEL_PASSWORD_FILE", pw),
         "log_format" => ("SENTINEL_PROXY_LOG_FORMAT", v("json")),
         "log" => ("SENTINEL_PROXY_LOG", v("debug")),
+        "mode" => ("SENTINEL_PROXY_MODE", v("relay")),
         other => panic!("no override value for key {other}: add one here"),
     };
     (var, value)
@@ -512,4 +513,32 @@ fn empty_admin_or_replica_means_off() {
     .unwrap();
     assert_eq!(c.admin_listen, None);
     assert_eq!(c.replica_listen, None);
+}
+
+#[test]
+fn mode_defaults_to_multiplex_and_a_wrong_one_says_what_is_valid() {
+    let c = Config::load(None, &env(&[("SENTINEL_PROXY_SENTINELS", "s:26379")])).unwrap();
+    assert_eq!(c.mode, crate::config::Mode::Multiplex);
+    let c = Config::load(
+        None,
+        &env(&[
+            ("SENTINEL_PROXY_SENTINELS", "s:26379"),
+            ("SENTINEL_PROXY_MODE", "relay"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(c.mode, crate::config::Mode::Relay);
+    let e = Config::load(
+        None,
+        &env(&[
+            ("SENTINEL_PROXY_SENTINELS", "s:26379"),
+            ("SENTINEL_PROXY_MODE", "mux"),
+        ]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("SENTINEL_PROXY_MODE") && e.contains("relay") && e.contains("multiplex"),
+        "{e}"
+    );
 }

@@ -241,6 +241,8 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         failover_stats: Default::default(),
         client_allow: config.client_allow.clone(),
         lifecycle: lifecycle.clone(),
+        multiplex: config.mode == config::Mode::Multiplex,
+        pipes: Default::default(),
     });
     lifecycle.spawn_until_stop(proxy::report_failovers(shared.clone()));
     // Draining closes the listening sockets, so the kernel refuses new connections.

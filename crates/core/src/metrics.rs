@@ -44,6 +44,8 @@ pub const UPSTREAM_CONNECT_LATENCY: &str = "sentinel_proxy_upstream_connect_dura
 pub const ROLE_CHECK_LATENCY: &str = "sentinel_proxy_role_check_duration_seconds";
 pub const SENTINEL_LAST_EVENT: &str = "sentinel_proxy_sentinel_last_event_timestamp_seconds";
 pub const CLIENT_ERRORS: &str = "sentinel_proxy_client_errors_total";
+pub const UPSTREAM_PIPELINES: &str = "sentinel_proxy_upstream_pipelines";
+pub const SESSIONS_PINNED: &str = "sentinel_proxy_sessions_pinned_total";
 
 /// An error reply the proxy writes to a client itself (not one relayed from Redis): the label
 /// `kind` of [`CLIENT_ERRORS`], counted with [`client_error`] where the reply is written.
@@ -129,6 +131,8 @@ pub struct Handles {
     pub request_latency_master: Histogram,
     pub request_latency_replica: Histogram,
     pub upstream_connect_latency: Histogram,
+    pub upstream_pipelines: Gauge,
+    pub sessions_pinned: Counter,
     /// Indexed by `ClientError as usize` (the order of [`ClientError::ALL`]).
     pub client_errors: [Counter; ClientError::ALL.len()],
 }
@@ -215,6 +219,8 @@ pub fn init() -> PrometheusHandle {
                 request_latency_master: histogram!(REQUEST_LATENCY, "listener" => "master"),
                 request_latency_replica: histogram!(REQUEST_LATENCY, "listener" => "replica"),
                 upstream_connect_latency: histogram!(UPSTREAM_CONNECT_LATENCY),
+                upstream_pipelines: gauge!(UPSTREAM_PIPELINES),
+                sessions_pinned: counter!(SESSIONS_PINNED),
                 // Registered now, so every kind shows 0 before its first error.
                 client_errors: ClientError::ALL
                     .map(|kind| counter!(CLIENT_ERRORS, "kind" => kind.as_str())),
@@ -332,6 +338,14 @@ fn describe() {
     describe_counter!(
         SESSIONS_MIGRATED,
         "Sessions moved to a new master with their state replayed."
+    );
+    describe_gauge!(
+        UPSTREAM_PIPELINES,
+        "Shared upstream connections open (multiplexed mode): one per node and route generation."
+    );
+    describe_counter!(
+        SESSIONS_PINNED,
+        "Sessions that left the shared pipeline for a connection of their own (a stateful, blocking or unknown command)."
     );
     describe_counter!(
         COMMANDS_RETRIED,

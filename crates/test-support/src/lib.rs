@@ -64,7 +64,20 @@ pub fn config_for_sentinels(sentinels: &[SocketAddr], master_name: &str) -> Conf
     let mut c = Config::for_sentinels(sentinels, master_name);
     c.timeouts.role_interval = Duration::from_millis(250);
     c.timeouts.role_timeout = Duration::from_millis(500);
+    c.mode = test_mode();
     c
+}
+
+/// The data-path mode the suite runs in: `SENTINEL_PROXY_TEST_MODE=relay` runs every test
+/// that does not choose a mode itself in relay mode (`make test` runs the failover, drain,
+/// hostile-client and compatibility tests that way too); multiplexed otherwise.
+pub fn test_mode() -> sentinel_proxy_core::config::Mode {
+    use sentinel_proxy_core::config::Mode;
+    match std::env::var("SENTINEL_PROXY_TEST_MODE").as_deref() {
+        Ok("relay") => Mode::Relay,
+        Ok("multiplex") | Err(_) => Mode::Multiplex,
+        Ok(other) => panic!("SENTINEL_PROXY_TEST_MODE={other}: use relay or multiplex"),
+    }
 }
 
 /// Start a proxy and wait until it routes to a confirmed master.
@@ -452,7 +465,7 @@ pub fn now_secs() -> f64 {
 /// A client connection that sends commands and returns each reply as its raw bytes (one whole
 /// RESP frame, found by the proxy's own reply scanner), for byte-exact assertions.
 pub struct RawConn {
-    stream: TcpStream,
+    pub stream: TcpStream,
     buf: Vec<u8>,
     scanner: sentinel_proxy_core::resp::Scanner,
 }

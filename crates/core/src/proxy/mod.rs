@@ -1,8 +1,10 @@
 //! Data path: listeners accept clients, one task per session relays RESP frames.
 
 mod buffers;
+pub mod classify;
 pub mod listener;
 mod phase;
+pub mod pipe;
 mod queue;
 pub mod session;
 pub mod state;
@@ -32,6 +34,9 @@ pub struct Shared {
     pub client_allow: Vec<crate::config::Cidr>,
     /// Sessions are spawned through it and watch its drain and stop tokens.
     pub lifecycle: crate::lifecycle::Lifecycle,
+    /// Multiplexed mode (the default): sessions share upstream pipelines until they pin.
+    pub multiplex: bool,
+    pub pipes: pipe::Pipes,
 }
 
 /// What sessions did about master changes, summed for one log line per failover instead of

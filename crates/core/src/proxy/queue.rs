@@ -47,6 +47,13 @@ impl<T> Queue<T> {
         Some(value)
     }
 
+    pub fn pop_back(&mut self) -> Option<T> {
+        match self.rest.pop_back() {
+            Some(v) => Some(v),
+            None => self.first.take(),
+        }
+    }
+
     pub fn front_mut(&mut self) -> Option<&mut T> {
         self.first.as_mut()
     }

@@ -57,6 +57,10 @@ struct Resend {
     frame: Bytes,
     /// For a tracked command (see `state::needs_tracking`).
     head: Option<Head>,
+    /// Replies the frames draw (one, unless a shared pipeline handed several back).
+    commands: u32,
+    /// Handed back unsent by a shared pipeline (not a retry after an error reply).
+    returned: bool,
     at: Instant,
 }
 
@@ -68,6 +72,10 @@ struct Ready {
     /// Commands among them (empty frames and the tail of a streamed one draw no reply).
     commands: usize,
     runs: Queue<Run>,
+    /// Multiplexed mode: a command among them may not go on a shared pipeline (see classify).
+    needs_pin: bool,
+    /// Multiplexed mode: scanned before any pipeline told which commands are shareable.
+    unclassified: bool,
 }
 
 enum Run {
@@ -110,11 +118,17 @@ pub struct Session {
     /// When the current round trip began (nothing was in flight before it), for the latency
     /// histogram: one clock read per batch, not per command.
     round_trip_since: Option<Instant>,
+    /// Multiplexed mode: on a dedicated upstream for good (it sent a command that pins).
+    pinned: bool,
+    /// The generation of the last master this session sent to, to tell a move to a new master
+    /// from a new place on the same one.
+    last_generation: Option<u64>,
 }
 
 impl Session {
     pub fn new(shared: Arc<Shared>, listener: Listener, client: TcpStream) -> Session {
         let limits = shared.scan_limits;
+        let pinned = !shared.multiplex;
         Session {
             shared,
             listener,
@@ -132,6 +146,8 @@ impl Session {
                 bytes: 0,
                 commands: 0,
                 runs: Queue::default(),
+                needs_pin: false,
+                unclassified: false,
             },
             streaming: false,
             state: SessionState::default(),
@@ -144,6 +160,8 @@ impl Session {
             resend: None,
             retry_since: None,
             round_trip_since: None,
+            pinned,
+            last_generation: None,
         }
     }
 
@@ -240,7 +258,7 @@ impl Session {
                 self.ready.runs.shrink_if_empty();
                 self.state.expect.shrink_if_empty();
             }
-            let up = self.link.upstream().map(|u| &u.stream);
+            let up = self.link.upstream();
             let client = &self.client;
             // Sockets first, taking turns so that neither side can starve the other; then the
             // timer, then the channel. poll_read_ready only stores the waker (readable() would
@@ -291,12 +309,19 @@ impl Session {
                 Event::Upstream(r) => {
                     let result = match r {
                         Ok(()) => {
-                            self.ubuf.reserve_for_read();
                             let up = self
                                 .link
                                 .upstream_mut()
                                 .expect("polled only with an upstream");
-                            read_now(&mut up.stream, &mut self.ubuf)
+                            if let Some(back) = up.take_returned() {
+                                self.take_back(back);
+                            }
+                            let up = self
+                                .link
+                                .upstream_mut()
+                                .expect("polled only with an upstream");
+                            self.ubuf.reserve_for_read();
+                            up.read_now(&mut self.ubuf)
                         }
                         Err(e) => Err(e),
                     };
@@ -383,6 +408,12 @@ impl Session {
 
     /// Scan newly read client bytes into complete frames (appended to `ready`).
     fn scan_requests(&mut self) -> Result<(), crate::resp::ProtocolError> {
+        // Multiplexed mode: which commands may share a pipeline is checked as they are scanned.
+        let classes = if self.pinned {
+            None
+        } else {
+            Some(self.shared.pipes.classes.load())
+        };
         loop {
             let from = self.ready.bytes;
             match self.req.scan(&self.cbuf[from..])? {
@@ -395,6 +426,20 @@ impl Session {
                     let counted = info.kind != FrameKind::Empty && !self.streaming;
                     self.streaming = false;
                     self.ready.commands += usize::from(counted);
+                    if counted {
+                        match classes.as_ref().map(|c| c.as_deref()) {
+                            None => {}
+                            Some(None) => self.ready.unclassified = true,
+                            Some(Some(c)) => {
+                                self.ready.needs_pin |= !c.shareable(&info.head)
+                                    && super::classify::setup_on_shared(
+                                        &info.head,
+                                        &self.cbuf[from..from + len],
+                                    )
+                                    .is_none();
+                            }
+                        }
+                    }
                     if counted && needs_tracking(&info.head) {
                         self.ready.runs.push_back(Run::Tracked {
                             len,
@@ -436,7 +481,8 @@ impl Session {
                     self.stream_partial().await?;
                 }
                 false => {
-                    if self.held_since.is_none() && self.ready.bytes > 0 {
+                    if self.held_since.is_none() && (self.ready.bytes > 0 || self.resend.is_some())
+                    {
                         self.held_since = Some(Instant::now());
                     }
                 }
@@ -456,6 +502,14 @@ impl Session {
 
     /// Make sure there is an upstream that may be written to now. Ok(false): wait (hold).
     async fn upstream_for_write(&mut self) -> Result<bool, CloseReason> {
+        let on_pipe = self.link.upstream().is_some_and(|u| u.is_shared());
+        if on_pipe && self.needs_own_upstream() {
+            if self.state.in_flight() > 0 {
+                // Replies still due on the shared pipeline come first.
+                return Ok(false);
+            }
+            self.pin();
+        }
         if let Some(up) = self.link.upstream() {
             if up.writable_now(&self.shared.route) {
                 return Ok(true);
@@ -478,11 +532,50 @@ impl Session {
         else {
             return Ok(false);
         };
-        match Box::pin(Upstream::connect(target, &self.shared)).await {
+        let join = !self.pinned && !self.needs_own_upstream();
+        if !join && !self.pinned {
+            // Its first commands already pin it.
+            self.pinned = true;
+            m::handles().sessions_pinned.increment(1);
+        }
+        let connected = if join {
+            Box::pin(Upstream::join(target, &self.shared)).await
+        } else {
+            Box::pin(Upstream::connect(target, &self.shared)).await
+        };
+        match connected {
             Ok(up) => {
+                let generation = match &up.target {
+                    upstream::Target::Master { generation, .. } => Some(*generation),
+                    upstream::Target::Replica { .. } => None,
+                };
+                let moved = replay
+                    && generation.is_some()
+                    && self.last_generation.is_some()
+                    && generation != self.last_generation;
+                if generation.is_some() {
+                    self.last_generation = generation;
+                }
                 self.link = Link::Up(up);
                 self.last_connect_error = None;
                 self.rep.reset();
+                if join {
+                    // Its handshake checked the node's role; the session keeps no state of
+                    // its own there to replay.
+                    if self.ready.unclassified {
+                        self.classify_ready();
+                    }
+                    if self.needs_own_upstream() {
+                        // The first pipeline just told which commands are shareable, and
+                        // one of these is not.
+                        self.pin();
+                        return Box::pin(self.upstream_for_write()).await;
+                    }
+                    if moved {
+                        self.count_migrated();
+                    }
+                    return Ok(true);
+                }
                 if replay {
                     match Box::pin(self.replay()).await {
                         Ok(()) => {}
@@ -511,11 +604,7 @@ impl Session {
                         );
                         return Err(CloseReason::UpstreamClosed(None));
                     }
-                    m::handles().sessions_migrated.increment(1);
-                    self.shared
-                        .failover_stats
-                        .migrated
-                        .fetch_add(1, Ordering::Relaxed);
+                    self.count_migrated();
                 }
                 Ok(true)
             }
@@ -531,6 +620,72 @@ impl Session {
                 Ok(false)
             }
         }
+    }
+
+    fn count_migrated(&self) {
+        m::handles().sessions_migrated.increment(1);
+        self.shared
+            .failover_stats
+            .migrated
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Multiplexed mode: must what is ready go on a connection of this session's own? (A
+    /// command that pins, or a frame too large to buffer: it streams, and nothing of another
+    /// client may come between its parts.)
+    fn needs_own_upstream(&mut self) -> bool {
+        if self.pinned {
+            return false;
+        }
+        // Before any pipeline told which commands are shareable, join one first: its
+        // handshake tells (see the check after joining).
+        if self.ready.unclassified && self.shared.pipes.classes.load().is_some() {
+            self.classify_ready();
+        }
+        self.ready.needs_pin || (self.req.mid_frame() && self.req.scanned() >= STREAM_AFTER)
+    }
+
+    /// Leave the shared pipeline (nothing is due there) for a dedicated upstream, for good.
+    fn pin(&mut self) {
+        self.pinned = true;
+        m::handles().sessions_pinned.increment(1);
+        self.link = Link::Down {
+            replay: false,
+            retry_at: None,
+            lost: None,
+        };
+    }
+
+    /// Classify the ready commands scanned before the command classes were known (with none
+    /// known still, everything pins).
+    fn classify_ready(&mut self) {
+        let Some(classes) = self.shared.pipes.classes.load_full() else {
+            self.ready.needs_pin |= self.ready.commands > 0;
+            self.ready.unclassified = false;
+            return;
+        };
+        let mut scanner = Scanner::new(Mode::Request, self.shared.scan_limits);
+        let mut off = 0;
+        while off < self.ready.bytes {
+            match scanner.scan(&self.cbuf[off..self.ready.bytes]) {
+                Ok(Scan::Frame(info)) => {
+                    let frame = &self.cbuf[off..off + info.len];
+                    off += info.len;
+                    if info.kind != FrameKind::Empty
+                        && !classes.shareable(&info.head)
+                        && super::classify::setup_on_shared(&info.head, frame).is_none()
+                    {
+                        self.ready.needs_pin = true;
+                    }
+                }
+                // Scanned once already: cannot happen; pin rather than guess.
+                _ => {
+                    self.ready.needs_pin = true;
+                    break;
+                }
+            }
+        }
+        self.ready.unclassified = false;
     }
 
     /// Whether this session can be moved to another node without the client noticing.
@@ -591,10 +746,12 @@ impl Session {
         if !self.movable() || self.rep.mid_frame() {
             return Err(CloseReason::UpstreamClosed(error));
         }
+        // A shared pipeline lost is not this client's connection closed by the server: the
+        // session just takes a place on the next one.
         let lost = self
             .link
             .upstream()
-            .filter(|up| up.still_routed(&self.shared.route).is_none())
+            .filter(|up| !up.is_shared() && up.still_routed(&self.shared.route).is_none())
             .map(|up| LostFrom::of(&up.target));
         self.fail_in_flight(error).await?;
         if let Link::Down { lost: l, .. } = &mut self.link {
@@ -653,12 +810,15 @@ impl Session {
         if self.ready.bytes == 0 {
             return Ok(());
         }
-        let chunk: Bytes = self.cbuf.split_to(self.ready.bytes).freeze();
+        let mut chunk: Bytes = self.cbuf.split_to(self.ready.bytes).freeze();
         if self.state.in_flight() == 0 {
             self.round_trip_since = Some(Instant::now());
         }
         let mut off = 0;
         let mut tracked = None;
+        // On a shared pipeline, set-up it answers for the session is sent rewritten
+        // (classify::Setup), so the batch is copied around it: rare, at connect.
+        let mut rewritten: Option<(BytesMut, usize)> = None;
         for run in self.ready.runs.drain() {
             match run {
                 Run::Plain { len, commands } => {
@@ -670,13 +830,28 @@ impl Session {
                     // buffer, which goes back to the pool.
                     let frame = Bytes::copy_from_slice(&chunk[off..off + len]);
                     self.state.on_request(&head, &frame);
+                    if !self.pinned
+                        && super::classify::setup_on_shared(&head, &frame)
+                            == Some(super::classify::Setup::AnswerOk)
+                    {
+                        let (out, done) = rewritten.get_or_insert_with(|| (BytesMut::new(), 0));
+                        out.extend_from_slice(&chunk[*done..off]);
+                        out.extend_from_slice(super::classify::ANSWER_OK);
+                        *done = off + len;
+                    }
                     tracked = Some(head);
                     off += len;
                 }
             }
         }
+        if let Some((mut out, done)) = rewritten {
+            out.extend_from_slice(&chunk[done..]);
+            chunk = out.freeze();
+        }
         let commands = std::mem::take(&mut self.ready.commands);
         self.ready.bytes = 0;
+        self.ready.needs_pin = false;
+        self.ready.unclassified = false;
         self.single = None;
         if commands == 1 && self.state.in_flight() == 1 && !self.state.untracked {
             self.single = Some((chunk.clone(), tracked));
@@ -689,8 +864,13 @@ impl Session {
             .link
             .upstream_mut()
             .expect("checked by upstream_for_write");
-        up.write(&self.shared.route, self.shared.lifecycle.stop(), &chunk)
-            .await
+        up.write(
+            &self.shared.route,
+            self.shared.lifecycle.stop(),
+            &chunk,
+            commands as u32,
+        )
+        .await
     }
 
     /// Send the scanned prefix of a frame too large to buffer.
@@ -711,7 +891,8 @@ impl Session {
             .link
             .upstream_mut()
             .expect("checked by upstream_for_write");
-        up.write(&self.shared.route, self.shared.lifecycle.stop(), &chunk)
+        // Only on a dedicated upstream (a streaming frame pins): its reply was counted above.
+        up.write(&self.shared.route, self.shared.lifecycle.stop(), &chunk, 0)
             .await
     }
 
@@ -738,6 +919,8 @@ impl Session {
                         self.resend = Some(Box::new(Resend {
                             frame,
                             head,
+                            commands: 1,
+                            returned: false,
                             at: Instant::now() + RETRY_BACKOFF,
                         }));
                         continue;
@@ -812,20 +995,60 @@ impl Session {
         let Some(resend) = self.resend.take_if(|r| r.at <= Instant::now()) else {
             return Ok(self.resend.is_none());
         };
-        let Resend { frame, head, .. } = *resend;
+        let Resend {
+            frame,
+            head,
+            commands,
+            returned,
+            ..
+        } = *resend;
+        if self.state.in_flight() == 0 {
+            self.round_trip_since = Some(Instant::now());
+        }
         match &head {
             Some(head) => self.state.on_request(head, &frame),
-            None => self.state.on_plain(1),
+            None => self.state.on_plain(commands),
         }
-        self.single = Some((frame.clone(), head));
-        m::handles().commands_retried.increment(1);
+        self.single = (commands == 1 && self.state.in_flight() == 1 && !self.state.untracked)
+            .then(|| (frame.clone(), head));
+        if !returned {
+            m::handles().commands_retried.increment(1);
+        }
         let up = self
             .link
             .upstream_mut()
             .expect("checked by upstream_for_write");
-        up.write(&self.shared.route, self.shared.lifecycle.stop(), &frame)
-            .await?;
+        up.write(
+            &self.shared.route,
+            self.shared.lifecycle.stop(),
+            &frame,
+            commands,
+        )
+        .await?;
         Ok(true)
+    }
+
+    /// A shared pipeline handed back requests it did not write (the route stopped serving its
+    /// node, or it was lost): they are this session's latest, so they leave the count of
+    /// replies due and wait, before anything newer, for the next upstream.
+    fn take_back(&mut self, back: super::pipe::Returned) {
+        self.state.unsend(back.replies);
+        let (frame, commands) = match self.resend.take() {
+            Some(older) => {
+                let mut all = BytesMut::from(&older.frame[..]);
+                all.extend_from_slice(&back.frames);
+                (all.freeze(), older.commands + back.replies)
+            }
+            None => (back.frames.freeze(), back.replies),
+        };
+        self.single = None;
+        self.resend = Some(Box::new(Resend {
+            frame,
+            head: None,
+            commands,
+            returned: true,
+            at: Instant::now(),
+        }));
     }
 
     async fn write_client(&mut self, data: &[u8]) -> Result<(), CloseReason> {
@@ -840,10 +1063,14 @@ impl Session {
             .take()
             .map(|t| t.elapsed())
             .unwrap_or_default();
-        let n = std::mem::take(&mut self.ready.commands);
+        let resent = self.resend.take().map_or(0, |r| r.commands as usize);
+        self.retry_since = None;
+        let n = std::mem::take(&mut self.ready.commands) + resent;
         let _ = self.cbuf.split_to(self.ready.bytes);
         self.ready.bytes = 0;
         self.ready.runs.clear();
+        self.ready.needs_pin = false;
+        self.ready.unclassified = false;
         let msg = match self.last_connect_error.take() {
             // A confirmed master that cannot be reached from here (EMFILE, refused …) is not a
             // Sentinel problem: say what failed.
@@ -923,7 +1150,7 @@ async fn next_signal(mut rx: watch::Receiver<u64>) -> watch::Receiver<u64> {
 /// Read what is there now; `WouldBlock` when nothing is. Unlike `try_read_buf`, a short read
 /// clears the socket's readiness, so the next wait does not begin with a read that can only
 /// answer EAGAIN (two wasted syscalls per request otherwise).
-fn read_now(stream: &mut TcpStream, buf: &mut BytesMut) -> std::io::Result<usize> {
+pub(super) fn read_now(stream: &mut TcpStream, buf: &mut BytesMut) -> std::io::Result<usize> {
     use futures_util::FutureExt;
     stream
         .read_buf(buf)

@@ -28,7 +28,7 @@ impl Session {
         for f in &rest {
             out.extend_from_slice(f);
         }
-        up.write(&self.shared.route, self.shared.lifecycle.stop(), &out)
+        up.write(&self.shared.route, self.shared.lifecycle.stop(), &out, 0)
             .await?;
         let deadline = tokio::time::Instant::now() + self.shared.timeouts.connect;
         let mut answered = 0usize;
@@ -71,7 +71,10 @@ impl Session {
             }
             let up = self.link.upstream_mut().expect("just connected");
             self.ubuf.reserve_for_read();
-            match tokio::time::timeout_at(deadline, up.stream.read_buf(&mut *self.ubuf)).await {
+            let stream = up
+                .own_stream()
+                .expect("replayed only on a dedicated upstream");
+            match tokio::time::timeout_at(deadline, stream.read_buf(&mut *self.ubuf)).await {
                 Ok(Ok(n)) if n > 0 => {}
                 _ if answered <= role_at => return Err(CloseReason::NotMaster),
                 _ => return Err(CloseReason::ReplayFailed),

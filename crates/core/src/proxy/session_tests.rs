@@ -22,6 +22,8 @@ async fn idle_session_fits_the_memory_budget() {
         failover_stats: Default::default(),
         client_allow: Vec::new(),
         lifecycle: crate::lifecycle::Lifecycle::new(),
+        multiplex: true,
+        pipes: Default::default(),
     });
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();

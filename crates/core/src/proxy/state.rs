@@ -247,6 +247,22 @@ impl SessionState {
         }
     }
 
+    /// Take back the latest `n` plain requests recorded: they were not sent after all (a shared
+    /// pipeline handed them back).
+    pub fn unsend(&mut self, mut n: u32) {
+        while n > 0 {
+            let Some(Expect::Plain(m)) = self.expect.back_mut() else {
+                return;
+            };
+            let k = (*m).min(n);
+            *m -= k;
+            n -= k;
+            if *m == 0 {
+                self.expect.pop_back();
+            }
+        }
+    }
+
     /// Record a request about to be forwarded. `frame` is the whole request frame.
     pub fn on_request(&mut self, head: &Head, frame: &Bytes) {
         if self.untracked {

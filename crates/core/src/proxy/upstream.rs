@@ -42,9 +42,18 @@ impl Drop for ReplicaLease {
 }
 
 pub struct Upstream {
-    pub stream: TcpStream,
+    pub conn: Conn,
     pub target: Target,
     _lease: Option<ReplicaLease>,
+}
+
+/// The connection behind an upstream: a session's own, or its place on a shared pipeline.
+pub enum Conn {
+    Own(TcpStream),
+    Shared {
+        pipe: Arc<super::pipe::Pipe>,
+        member: Arc<super::pipe::Member>,
+    },
 }
 
 /// The target for a new upstream connection, if any is routable now.
@@ -68,7 +77,74 @@ pub fn pick(shared: &Shared, listener: Listener) -> Option<Target> {
     })
 }
 
+fn lease(target: &Target, shared: &Arc<Shared>) -> Option<ReplicaLease> {
+    match target {
+        Target::Replica { node } => {
+            let mut load = shared
+                .replica_load
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            *load.entry(node.addr).or_insert(0) += 1;
+            Some(ReplicaLease {
+                shared: shared.clone(),
+                addr: node.addr,
+            })
+        }
+        Target::Master { .. } => None,
+    }
+}
+
 impl Upstream {
+    /// A place on the shared pipeline to `target` (connected and checked if there was none).
+    pub async fn join(target: Target, shared: &Arc<Shared>) -> std::io::Result<Upstream> {
+        let (pipe, member) = shared.pipes.join(&target, shared).await?;
+        Ok(Upstream {
+            conn: Conn::Shared { pipe, member },
+            _lease: lease(&target, shared),
+            target,
+        })
+    }
+
+    pub fn is_shared(&self) -> bool {
+        matches!(self.conn, Conn::Shared { .. })
+    }
+
+    /// The session's own connection (None on a shared pipeline).
+    pub fn own_stream(&mut self) -> Option<&mut TcpStream> {
+        match &mut self.conn {
+            Conn::Own(s) => Some(s),
+            Conn::Shared { .. } => None,
+        }
+    }
+
+    /// Ready when replies (or the end of the stream) can be read, or, on a shared pipeline,
+    /// when requests were handed back.
+    pub fn poll_read_ready(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match &self.conn {
+            Conn::Own(s) => s.poll_read_ready(cx),
+            Conn::Shared { member, .. } => member.poll_ready(cx).map(Ok),
+        }
+    }
+
+    /// Read what is there now; `WouldBlock` when nothing is (see session::read_now).
+    pub fn read_now(&mut self, buf: &mut bytes::BytesMut) -> std::io::Result<usize> {
+        match &mut self.conn {
+            Conn::Own(s) => super::session::read_now(s, buf),
+            Conn::Shared { member, .. } => member.read_into(buf),
+        }
+    }
+
+    /// Requests a shared pipeline handed back unsent (see pipe.rs).
+    pub fn take_returned(&self) -> Option<super::pipe::Returned> {
+        match &self.conn {
+            Conn::Own(_) => None,
+            Conn::Shared { member, .. } => member.take_returned(),
+        }
+    }
+
     pub async fn connect(target: Target, shared: &Arc<Shared>) -> std::io::Result<Upstream> {
         let addr = match &target {
             Target::Master { node, .. } | Target::Replica { node } => node.addr,
@@ -86,29 +162,20 @@ impl Upstream {
             .upstream_connect_latency
             .record(started.elapsed().as_secs_f64());
         stream.set_nodelay(true)?;
-        let lease = match &target {
-            Target::Replica { node } => {
-                let mut load = shared
-                    .replica_load
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner());
-                *load.entry(node.addr).or_insert(0) += 1;
-                Some(ReplicaLease {
-                    shared: shared.clone(),
-                    addr: node.addr,
-                })
-            }
-            Target::Master { .. } => None,
-        };
         Ok(Upstream {
-            stream,
+            conn: Conn::Own(stream),
+            _lease: lease(&target, shared),
             target,
-            _lease: lease,
         })
     }
 
     /// May commands be written to this upstream now? (false while the route holds)
     pub fn writable_now(&self, route: &RouteReader) -> bool {
+        if let Conn::Shared { pipe, .. } = &self.conn {
+            if pipe.closed() {
+                return false;
+            }
+        }
         match &self.target {
             Target::Master { generation, .. } => route.serving_generation() == Some(*generation),
             Target::Replica { .. } => true,
@@ -117,6 +184,12 @@ impl Upstream {
 
     /// None while this upstream is still where the route sends its listener's traffic.
     pub fn still_routed(&self, route: &RouteReader) -> Option<CloseReason> {
+        if let Conn::Shared { pipe, .. } = &self.conn {
+            if pipe.closed() {
+                // Lost or drained: the session takes a place on a new one.
+                return Some(CloseReason::UpstreamClosed(None));
+            }
+        }
         match &self.target {
             Target::Master { generation, .. } => {
                 (route.generation() != *generation).then_some(CloseReason::MasterChanged)
@@ -133,12 +206,30 @@ impl Upstream {
     /// checking the generation, so nothing reaches a master once a newer one is published.
     /// A node that stops reading (paused, overloaded) would hold the write forever: the stop
     /// ends it (waited on only while blocked, in a boxed future).
+    /// On a shared pipeline `data` is appended for the pipeline's next write (it never
+    /// blocks); `replies` is how many replies it draws.
     pub async fn write(
         &mut self,
         route: &RouteReader,
         stop: &tokio_util::sync::CancellationToken,
         data: &[u8],
+        replies: u32,
     ) -> Result<(), CloseReason> {
+        let stream = match &self.conn {
+            Conn::Own(s) => s,
+            Conn::Shared { pipe, member } => {
+                if let Target::Master { generation, .. } = &self.target {
+                    let _fence = route.fence();
+                    if route.generation() != *generation {
+                        return Err(CloseReason::MasterChanged);
+                    }
+                    pipe.submit(member, data, replies);
+                } else {
+                    pipe.submit(member, data, replies);
+                }
+                return Ok(());
+            }
+        };
         let mut off = 0;
         while off < data.len() {
             let attempt = {
@@ -152,14 +243,13 @@ impl Upstream {
                     }
                     Target::Replica { .. } => None,
                 };
-                self.stream.try_write(&data[off..])
+                stream.try_write(&data[off..])
             };
             match attempt {
                 Ok(n) => off += n,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     // The writer slot, not a `writable()` future: this future is part of every
                     // idle session's task, and a waiter node would make it ~100 bytes larger.
-                    let stream = &self.stream;
                     Box::pin(async {
                         tokio::select! {
                             r = std::future::poll_fn(|cx| stream.poll_write_ready(cx)) =>
