@@ -4,6 +4,7 @@
 //! ```text
 //! failover.rs  `sentinel-bench failover`: writers through a target during a failover, a report
 //! load.rs      INCR writers, one key per writer and 100 ms slot
+//! appload.rs   `sentinel-bench appload`: many mostly idle connections, one GET/SET at a time
 //! events.rs    PSUBSCRIBE * on every Sentinel, timestamped
 //! report.rs    the Report (JSON) and its table
 //! svg.rs       writes and errors per 100 ms, Sentinel milestones marked
@@ -16,6 +17,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod appload;
 pub mod demo;
 pub mod events;
 pub mod failover;

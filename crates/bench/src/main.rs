@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use sentinel_bench::appload::AppLoadArgs;
 use sentinel_bench::demo::DemoArgs;
 use sentinel_bench::BenchCommand;
 
@@ -24,6 +25,10 @@ enum Cmd {
     Bench(BenchCommand),
     /// Start a local 3 redis + 3 sentinel topology, the proxy in front, and show a failover.
     Demo(DemoArgs),
+    /// Many connections, each sending one GET or SET and waiting for the reply (optionally
+    /// thinking between requests), as application pods do; prints one JSON line (requests,
+    /// errors, rps, p50/p99 latency). scripts/bench-vs-haproxy runs it.
+    Appload(AppLoadArgs),
 }
 
 async fn ctrl_c_or_term() {
@@ -46,12 +51,17 @@ fn main() -> anyhow::Result<()> {
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    // The load generator runs on a runtime of its own size (one thread by default).
+    let command = match cli.command {
+        Cmd::Appload(args) => return sentinel_bench::appload::main(args),
+        other => other,
+    };
     let env: HashMap<String, String> = std::env::vars().collect();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    match cli.command {
+    match command {
         Cmd::Demo(args) => runtime.block_on(sentinel_bench::demo::run(args, ctrl_c_or_term()))?,
         // Ctrl-C drops the benchmark, and with it the lab topology it started.
         Cmd::Bench(command) => runtime.block_on(async {
@@ -62,6 +72,7 @@ fn main() -> anyhow::Result<()> {
                 )),
             }
         })?,
+        Cmd::Appload(_) => unreachable!("run above"),
     }
     Ok(())
 }
