@@ -295,7 +295,9 @@ impl Session {
                     match read_now(&mut self.client, &mut self.cbuf) {
                         Ok(0) => self.client_eof = true,
                         Ok(n) => {
-                            last_input = Instant::now();
+                            if idle.is_some() {
+                                last_input = Instant::now();
+                            }
                             m::handles().bytes_from_clients.increment(n as u64);
                             if let Err(e) = self.scan_requests() {
                                 m::handles().client_protocol_errors.increment(1);
