@@ -602,6 +602,82 @@ fn read_now(stream: &mut TcpStream, buf: &mut BytesMut) -> std::io::Result<usize
         .unwrap_or_else(|| Err(std::io::ErrorKind::WouldBlock.into()))
 }
 
+/// The reply matcher and the outbox without sockets, for benches/pipe.rs.
+#[doc(hidden)]
+pub mod bench {
+    use super::*;
+
+    pub struct Matcher {
+        due: VecDeque<Due>,
+        scanner: Scanner,
+        pub members: Vec<Arc<Member>>,
+    }
+
+    impl Matcher {
+        pub fn new(members: usize, limits: crate::resp::Limits) -> Matcher {
+            Matcher {
+                due: VecDeque::new(),
+                scanner: Scanner::new(Mode::Reply, limits),
+                members: (0..members).map(|_| Arc::new(Member::default())).collect(),
+            }
+        }
+
+        /// Member `i` waits for `replies` more replies.
+        pub fn expect(&mut self, i: usize, replies: u32) {
+            self.due.push_back(Due {
+                member: self.members[i].clone(),
+                replies,
+            });
+        }
+
+        /// Match and deliver what `rbuf` holds (as one read would).
+        pub fn feed(&mut self, rbuf: &mut BytesMut) -> Result<(), &'static str> {
+            deliver(rbuf, &mut self.scanner, &mut self.due)
+        }
+    }
+
+    pub struct Batcher {
+        pipe: Pipe,
+        pub members: Vec<Arc<Member>>,
+    }
+
+    impl Batcher {
+        pub fn new(members: usize) -> Batcher {
+            let node = crate::route::Node {
+                name: "bench".into(),
+                addr: SocketAddr::from(([127, 0, 0, 1], 6379)),
+            };
+            Batcher {
+                pipe: Pipe {
+                    key: Key {
+                        addr: node.addr,
+                        generation: None,
+                    },
+                    target: Target::Replica { node },
+                    outbox: Mutex::new(Outbox::default()),
+                    waker: AtomicWaker::new(),
+                },
+                members: (0..members).map(|_| Arc::new(Member::default())).collect(),
+            }
+        }
+
+        pub fn submit(&self, i: usize, frames: &[u8], replies: u32) {
+            self.pipe.submit(&self.members[i], frames, replies);
+        }
+
+        /// What the pipeline's task takes for one write: the bytes appended since the last
+        /// one (swapped for `spare`, as the task does) and how many submissions they hold.
+        pub fn take(&self, spare: BytesMut) -> (BytesMut, usize) {
+            let mut out = lock(&self.pipe.outbox);
+            out.scheduled = false;
+            let bytes = std::mem::replace(&mut out.bytes, spare);
+            let n = out.unsent.len();
+            out.unsent.clear();
+            (bytes, n)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
