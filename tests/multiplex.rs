@@ -207,3 +207,107 @@ async fn relay_mode_keeps_one_upstream_per_client() {
     }
     assert_eq!(connections_that_ran(&lab, master, &["set"]), 5);
 }
+
+/// Clients that AUTH get a dedicated connection for it, then move to a pipeline of their own
+/// user; clients that did not authenticate stay on the default pipeline, which is not
+/// authenticated (the proxy's own password is for health checks only).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authenticated_clients_share_a_pipeline_of_their_own() {
+    let lab = lab(sentinel_bench::lab::LabOptions {
+        replicas: 0,
+        sentinels: 1,
+        quorum: 1,
+        redis_password: Some("s3cret".into()),
+        ..Default::default()
+    })
+    .await;
+    let p = proxy(mux_config(&lab)).await;
+    let master = wait_serving(&p).await;
+    let mut conns = Vec::new();
+    for i in 0..10 {
+        let mut c = RawConn::connect(p.bound.listen).await;
+        assert_eq!(c.call(&["AUTH", "s3cret"]).await, b"+OK\r\n");
+        assert_eq!(c.call(&["SET", &format!("a{i}"), "x"]).await, b"+OK\r\n");
+        assert_eq!(c.call(&["GET", &format!("a{i}")]).await, b"$1\r\nx\r\n");
+        conns.push(c);
+    }
+    poll_until(
+        "the AUTH connections closed",
+        Duration::from_secs(10),
+        || connections_that_ran(&lab, master, &["auth"]) == 0,
+    )
+    .await;
+    assert_eq!(connections_that_ran(&lab, master, &["get", "set"]), 1);
+
+    let mut anonymous = RawConn::connect(p.bound.listen).await;
+    let reply = anonymous.call(&["GET", "a0"]).await;
+    assert!(
+        reply.starts_with(b"-NOAUTH"),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
+    let mut wrong = RawConn::connect(p.bound.listen).await;
+    let reply = wrong.call(&["AUTH", "nope"]).await;
+    assert!(
+        reply.starts_with(b"-WRONGPASS"),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
+    let reply = wrong.call(&["GET", "a0"]).await;
+    assert!(
+        reply.starts_with(b"-NOAUTH"),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
+}
+
+/// RESP3 and another database are part of what a pipeline is keyed by: each kind of session
+/// shares with its own kind only, and gets replies in its own protocol.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resp3_and_database_sessions_share_with_their_own_kind() {
+    let lab = single_node_lab().await;
+    let p = proxy(mux_config(&lab)).await;
+    let master = wait_serving(&p).await;
+    let mut keep = Vec::new();
+    for _ in 0..3 {
+        let mut c = RawConn::connect(p.bound.listen).await;
+        let hello = c.call(&["HELLO", "3"]).await;
+        assert!(hello.starts_with(b"%"), "{hello:?}");
+        assert_eq!(c.call(&["GET", "missing"]).await, b"_\r\n");
+        keep.push(c);
+    }
+    for _ in 0..3 {
+        let mut c = RawConn::connect(p.bound.listen).await;
+        assert_eq!(c.call(&["SELECT", "5"]).await, b"+OK\r\n");
+        assert_eq!(c.call(&["SET", "in5", "y"]).await, b"+OK\r\n");
+        keep.push(c);
+    }
+    let mut plain = RawConn::connect(p.bound.listen).await;
+    assert_eq!(plain.call(&["GET", "missing"]).await, b"$-1\r\n");
+    assert_eq!(plain.call(&["GET", "in5"]).await, b"$-1\r\n");
+    poll_until(
+        "the HELLO/SELECT connections closed",
+        Duration::from_secs(10),
+        || connections_that_ran(&lab, master, &["hello", "select"]) == 0,
+    )
+    .await;
+    let list = lab.redis_call(master, &["CLIENT", "LIST"]).unwrap();
+    let list = sentinel_bench::lab::text(&list).unwrap();
+    let ran = |l: &&str| l.contains(" cmd=get ") || l.contains(" cmd=set ");
+    let resp3 = list
+        .lines()
+        .filter(ran)
+        .filter(|l| l.contains("resp=3"))
+        .count();
+    let db5 = list
+        .lines()
+        .filter(ran)
+        .filter(|l| l.contains(" db=5 "))
+        .count();
+    let default = list
+        .lines()
+        .filter(ran)
+        .filter(|l| l.contains("resp=2") && l.contains(" db=0 "))
+        .count();
+    assert_eq!((resp3, db5, default), (1, 1, 1), "{list}");
+}

@@ -138,6 +138,24 @@ pub fn setup_on_shared(head: &Head, frame: &[u8]) -> Option<Setup> {
     }
 }
 
+/// Does this request only choose what a shared pipeline can be keyed by — the user (`AUTH`),
+/// the protocol (`HELLO 2|3 [AUTH u p]`), the database (`SELECT n`)? A session pinned for
+/// such commands alone goes back to a shared pipeline of its own kind once they are answered.
+pub fn profile_cmd(head: &Head, frame: &[u8]) -> bool {
+    match head.as_bytes() {
+        b"AUTH" | b"SELECT" => true,
+        b"HELLO" => {
+            let Some(args) = request_args(frame) else {
+                return false;
+            };
+            // HELLO [protover [AUTH user pass]]: SETNAME names one connection.
+            matches!(args.len(), 1 | 2)
+                || (args.len() == 5 && args[2].eq_ignore_ascii_case(b"AUTH"))
+        }
+        _ => false,
+    }
+}
+
 /// An array reply of names, upper-cased (RESP2 or RESP3; bulk or simple strings).
 fn name_list(reply: &[u8]) -> Option<Vec<Vec<u8>>> {
     if !matches!(reply.first(), Some(b'*' | b'~')) {
@@ -258,6 +276,23 @@ mod tests {
             assert_eq!(setup_on_shared(&head(args[0]), &frame), want, "{args:?}");
         }
         assert_eq!(setup_on_shared(&head("GET"), &list(&["GET", "k"])), None);
+    }
+
+    #[test]
+    fn profile_commands() {
+        for (args, want) in [
+            (&["AUTH", "pw"][..], true),
+            (&["AUTH", "user", "pw"], true),
+            (&["SELECT", "5"], true),
+            (&["HELLO", "3"], true),
+            (&["HELLO", "3", "AUTH", "u", "p"], true),
+            (&["HELLO", "3", "SETNAME", "x"], false),
+            (&["HELLO", "3", "AUTH", "u", "p", "SETNAME", "x"], false),
+            (&["CLIENT", "SETNAME", "x"], false),
+            (&["GET", "k"], false),
+        ] {
+            assert_eq!(profile_cmd(&head(args[0]), &list(args)), want, "{args:?}");
+        }
     }
 
     #[test]

@@ -56,21 +56,31 @@ type Slot = Arc<tokio::sync::Mutex<Option<Arc<Pipe>>>>;
 struct Key {
     addr: SocketAddr,
     generation: Option<u64>,
+    /// The AUTH, HELLO and SELECT frames its handshake runs (see [`Profile`]).
+    profile: bytes::Bytes,
 }
 
 impl Key {
-    fn of(target: &Target) -> Key {
-        match target {
-            Target::Master { node, generation } => Key {
-                addr: node.addr,
-                generation: Some(*generation),
-            },
-            Target::Replica { node } => Key {
-                addr: node.addr,
-                generation: None,
-            },
+    fn of(target: &Target, profile: &Profile) -> Key {
+        let (addr, generation) = match target {
+            Target::Master { node, generation } => (node.addr, Some(*generation)),
+            Target::Replica { node } => (node.addr, None),
+        };
+        Key {
+            addr,
+            generation,
+            profile: profile.frames.clone(),
         }
     }
+}
+
+/// Who the sessions of a pipeline are to the server: the AUTH, HELLO and SELECT frames that
+/// succeeded for them (`SessionState::profile`), run by the pipeline's handshake. Sessions
+/// that sent none share the default pipeline (no frames).
+#[derive(Debug, Clone, Default)]
+pub struct Profile {
+    pub frames: bytes::Bytes,
+    pub count: u32,
 }
 
 /// One session's place on a pipeline: where its replies are delivered.
@@ -269,15 +279,16 @@ impl Pipes {
     pub async fn join(
         &self,
         target: &Target,
+        profile: &Profile,
         shared: &Arc<Shared>,
     ) -> std::io::Result<(Arc<Pipe>, Arc<Member>)> {
-        let key = Key::of(target);
+        let key = Key::of(target, profile);
         let slot = lock(&self.slots).entry(key.clone()).or_default().clone();
         let mut slot = slot.lock().await;
         if let Some(pipe) = slot.as_ref().filter(|p| !p.closed()) {
             return Ok((pipe.clone(), Arc::new(Member::default())));
         }
-        let stream = handshake(target, shared).await?;
+        let stream = handshake(target, profile, shared).await?;
         let pipe = Arc::new(Pipe {
             key,
             target: target.clone(),
@@ -305,8 +316,14 @@ impl Pipes {
     }
 }
 
-/// Connect, confirm the node's role, and read which commands it lets share a connection.
-async fn handshake(target: &Target, shared: &Arc<Shared>) -> std::io::Result<TcpStream> {
+/// Connect, run the profile's frames, confirm the node's role, and read which commands it lets
+/// share a connection. A profile frame refused (a password changed since the session's own
+/// AUTH) is `PermissionDenied`: the session then goes on a connection of its own.
+async fn handshake(
+    target: &Target,
+    profile: &Profile,
+    shared: &Arc<Shared>,
+) -> std::io::Result<TcpStream> {
     let (addr, role): (SocketAddr, &[u8]) = match target {
         Target::Master { node, .. } => (node.addr, b"MASTER"),
         Target::Replica { node } => (node.addr, b"SLAVE"),
@@ -326,7 +343,7 @@ async fn handshake(target: &Target, shared: &Arc<Shared>) -> std::io::Result<Tcp
         .upstream_connect_latency
         .record(started.elapsed().as_secs_f64());
     stream.set_nodelay(true)?;
-    let mut out = Vec::new();
+    let mut out = profile.frames.to_vec();
     crate::resp::args::encode_command_into(&mut out, &["ROLE"]);
     crate::resp::args::encode_command_into(&mut out, &["COMMAND", "LIST"]);
     for cat in PINNING_CATEGORIES {
@@ -335,6 +352,7 @@ async fn handshake(target: &Target, shared: &Arc<Shared>) -> std::io::Result<Tcp
     tokio::time::timeout_at(deadline, stream.write_all(&out))
         .await
         .map_err(|_| timed_out())??;
+    let mut set_up = profile.count as usize;
     let due = 2 + PINNING_CATEGORIES.len();
     let mut frames: Vec<BytesMut> = Vec::with_capacity(due);
     let mut buf = BytesMut::with_capacity(16 * 1024);
@@ -343,6 +361,17 @@ async fn handshake(target: &Target, shared: &Arc<Shared>) -> std::io::Result<Tcp
     while frames.len() < due {
         match scanner.scan(&buf) {
             Ok(Scan::Frame(info)) => {
+                if set_up > 0 {
+                    if info.kind == crate::resp::FrameKind::Error {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::PermissionDenied,
+                            format!("{addr} refused a session's AUTH, HELLO or SELECT on a new connection"),
+                        ));
+                    }
+                    set_up -= 1;
+                    let _ = buf.split_to(info.len);
+                    continue;
+                }
                 if frames.is_empty() && !(info.head.is(role) || info.head.is(b"NOAUTH")) {
                     return Err(bad(format!(
                         "{addr} is not a {} (ROLE answered otherwise)",
@@ -652,6 +681,7 @@ pub mod bench {
                     key: Key {
                         addr: node.addr,
                         generation: None,
+                        profile: bytes::Bytes::new(),
                     },
                     target: Target::Replica { node },
                     outbox: Mutex::new(Outbox::default()),
@@ -767,6 +797,7 @@ mod tests {
             key: Key {
                 addr: "127.0.0.1:1".parse().unwrap(),
                 generation: Some(1),
+                profile: bytes::Bytes::new(),
             },
             target: Target::Replica {
                 node: crate::route::Node {

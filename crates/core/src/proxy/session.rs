@@ -76,6 +76,8 @@ struct Ready {
     needs_pin: bool,
     /// Multiplexed mode: scanned before any pipeline told which commands are shareable.
     unclassified: bool,
+    /// Multiplexed mode: a command among them pins for good (not AUTH/HELLO/SELECT).
+    hard_pin: bool,
 }
 
 enum Run {
@@ -118,8 +120,15 @@ pub struct Session {
     /// When the current round trip began (nothing was in flight before it), for the latency
     /// histogram: one clock read per batch, not per command.
     round_trip_since: Option<Instant>,
-    /// Multiplexed mode: on a dedicated upstream for good (it sent a command that pins).
+    /// Multiplexed mode: on a dedicated upstream (it sent a command that pins).
     pinned: bool,
+    /// Pinned for good: for something else than AUTH/HELLO/SELECT, or a second time.
+    hard: bool,
+    /// Went back once from a dedicated upstream to a pipeline of its own profile.
+    unpinned: bool,
+    /// The profile of the pipeline it is on (None: the default pipeline; boxed: rare, and idle
+    /// sessions stay small).
+    profile: Option<Box<super::pipe::Profile>>,
     /// The generation of the last master this session sent to, to tell a move to a new master
     /// from a new place on the same one.
     last_generation: Option<u64>,
@@ -148,6 +157,7 @@ impl Session {
                 runs: Queue::default(),
                 needs_pin: false,
                 unclassified: false,
+                hard_pin: false,
             },
             streaming: false,
             state: SessionState::default(),
@@ -161,6 +171,9 @@ impl Session {
             retry_since: None,
             round_trip_since: None,
             pinned,
+            hard: pinned,
+            unpinned: false,
+            profile: None,
             last_generation: None,
         }
     }
@@ -411,7 +424,7 @@ impl Session {
     /// Scan newly read client bytes into complete frames (appended to `ready`).
     fn scan_requests(&mut self) -> Result<(), crate::resp::ProtocolError> {
         // Multiplexed mode: which commands may share a pipeline is checked as they are scanned.
-        let classes = if self.pinned {
+        let classes = if self.hard {
             None
         } else {
             Some(self.shared.pipes.classes.load())
@@ -433,12 +446,11 @@ impl Session {
                             None => {}
                             Some(None) => self.ready.unclassified = true,
                             Some(Some(c)) => {
-                                self.ready.needs_pin |= !c.shareable(&info.head)
-                                    && super::classify::setup_on_shared(
-                                        &info.head,
-                                        &self.cbuf[from..from + len],
-                                    )
-                                    .is_none();
+                                let frame = &self.cbuf[from..from + len];
+                                let (pin, hard) =
+                                    pins(c, &info.head, frame, self.profile.is_none());
+                                self.ready.needs_pin |= pin;
+                                self.ready.hard_pin |= hard;
                             }
                         }
                     }
@@ -504,6 +516,19 @@ impl Session {
 
     /// Make sure there is an upstream that may be written to now. Ok(false): wait (hold).
     async fn upstream_for_write(&mut self) -> Result<bool, CloseReason> {
+        if self.may_unpin() {
+            // AUTH/HELLO/SELECT answered on its own connection, and now a batch of shareable
+            // commands: on to the pipeline of sessions set up the same way.
+            let (frames, count) = self.state.profile();
+            self.profile = (count > 0).then(|| Box::new(super::pipe::Profile { frames, count }));
+            self.pinned = false;
+            self.unpinned = true;
+            self.link = Link::Down {
+                replay: false,
+                retry_at: None,
+                lost: None,
+            };
+        }
         let on_pipe = self.link.upstream().is_some_and(|u| u.is_shared());
         if on_pipe && self.needs_own_upstream() {
             if self.state.in_flight() > 0 {
@@ -538,10 +563,13 @@ impl Session {
         if !join && !self.pinned {
             // Its first commands already pin it.
             self.pinned = true;
+            self.hard |= self.ready.hard_pin || self.unpinned || self.streaming_due();
             m::handles().sessions_pinned.increment(1);
         }
         let connected = if join {
-            Box::pin(Upstream::join(target, &self.shared)).await
+            let default = super::pipe::Profile::default();
+            let profile = self.profile.as_deref().unwrap_or(&default);
+            Box::pin(Upstream::join(target, profile, &self.shared)).await
         } else {
             Box::pin(Upstream::connect(target, &self.shared)).await
         };
@@ -606,9 +634,20 @@ impl Session {
                         );
                         return Err(CloseReason::UpstreamClosed(None));
                     }
-                    self.count_migrated();
+                    if moved || !self.shared.multiplex {
+                        self.count_migrated();
+                    }
                 }
                 Ok(true)
+            }
+            Err(e) if join && e.kind() == std::io::ErrorKind::PermissionDenied => {
+                // Its AUTH/SELECT no longer works on a new connection: it goes on with a
+                // connection of its own (whose replay fails the same way and closes it, as a
+                // failover does for a session whose password was changed).
+                tracing::debug!(error = %e, "profile refused by a new pipeline; pinning");
+                self.hard = true;
+                self.pin();
+                Box::pin(self.upstream_for_write()).await
             }
             Err(e) => {
                 m::handles().upstream_connect_errors.increment(1);
@@ -644,28 +683,56 @@ impl Session {
         if self.ready.unclassified && self.shared.pipes.classes.load().is_some() {
             self.classify_ready();
         }
-        self.ready.needs_pin || (self.req.mid_frame() && self.req.scanned() >= STREAM_AFTER)
+        self.ready.needs_pin || self.streaming_due()
     }
 
-    /// Leave the shared pipeline (nothing is due there) for a dedicated upstream, for good.
+    /// A request frame too large to buffer is being read: it streams.
+    fn streaming_due(&self) -> bool {
+        self.req.mid_frame() && self.req.scanned() >= STREAM_AFTER
+    }
+
+    /// Leave the shared pipeline (nothing is due there) for a dedicated upstream: for good,
+    /// unless only AUTH/HELLO/SELECT pinned it and it never came back before.
     fn pin(&mut self) {
         self.pinned = true;
+        self.hard |= self.ready.hard_pin || self.unpinned || self.streaming_due();
         m::handles().sessions_pinned.increment(1);
         self.link = Link::Down {
-            replay: false,
+            // On a profile's pipeline the session has AUTH/HELLO/SELECT to restore.
+            replay: self.profile.is_some(),
             retry_at: None,
             lost: None,
         };
     }
 
+    /// Pinned by AUTH/HELLO/SELECT alone, answered, nothing else set, and shareable commands
+    /// to send: back to a shared pipeline (once).
+    fn may_unpin(&mut self) -> bool {
+        if !self.pinned || self.hard || self.unpinned || self.ready.bytes == 0 {
+            return false;
+        }
+        let dedicated_up = matches!(&self.link, Link::Up(up) if !up.is_shared());
+        if !dedicated_up
+            || self.state.in_flight() > 0
+            || self.resend.is_some()
+            || self.streaming_due()
+            || !self.state.profile_only()
+        {
+            return false;
+        }
+        if self.ready.unclassified && self.shared.pipes.classes.load().is_some() {
+            self.classify_ready();
+        }
+        // Unclassified still (no pipeline yet): joining tells, and pins again if need be.
+        !self.ready.needs_pin
+    }
+
     /// Classify the ready commands scanned before the command classes were known (with none
     /// known still, everything pins).
     fn classify_ready(&mut self) {
-        let Some(classes) = self.shared.pipes.classes.load_full() else {
-            self.ready.needs_pin |= self.ready.commands > 0;
-            self.ready.unclassified = false;
-            return;
-        };
+        // No classes (the default user may not list commands: NOAUTH): nothing is shareable,
+        // but AUTH still pins only until a pipeline of its profile can tell.
+        let classes = self.shared.pipes.classes.load_full().unwrap_or_default();
         let mut scanner = Scanner::new(Mode::Request, self.shared.scan_limits);
         let mut off = 0;
         while off < self.ready.bytes {
@@ -673,11 +740,10 @@ impl Session {
                 Ok(Scan::Frame(info)) => {
                     let frame = &self.cbuf[off..off + info.len];
                     off += info.len;
-                    if info.kind != FrameKind::Empty
-                        && !classes.shareable(&info.head)
-                        && super::classify::setup_on_shared(&info.head, frame).is_none()
-                    {
-                        self.ready.needs_pin = true;
+                    if info.kind != FrameKind::Empty {
+                        let (pin, hard) = pins(&classes, &info.head, frame, self.profile.is_none());
+                        self.ready.needs_pin |= pin;
+                        self.ready.hard_pin |= hard;
                     }
                 }
                 // Scanned once already: cannot happen; pin rather than guess.
@@ -833,6 +899,7 @@ impl Session {
                     let frame = Bytes::copy_from_slice(&chunk[off..off + len]);
                     self.state.on_request(&head, &frame);
                     if !self.pinned
+                        && self.profile.is_none()
                         && super::classify::setup_on_shared(&head, &frame)
                             == Some(super::classify::Setup::AnswerOk)
                     {
@@ -853,6 +920,7 @@ impl Session {
         let commands = std::mem::take(&mut self.ready.commands);
         self.ready.bytes = 0;
         self.ready.needs_pin = false;
+        self.ready.hard_pin = false;
         self.ready.unclassified = false;
         self.single = None;
         if commands == 1 && self.state.in_flight() == 1 && !self.state.untracked {
@@ -1072,6 +1140,7 @@ impl Session {
         self.ready.bytes = 0;
         self.ready.runs.clear();
         self.ready.needs_pin = false;
+        self.ready.hard_pin = false;
         self.ready.unclassified = false;
         let msg = match self.last_connect_error.take() {
             // A confirmed master that cannot be reached from here (EMFILE, refused …) is not a
@@ -1095,6 +1164,26 @@ impl Session {
         m::client_error(m::ClientError::HoldTimeout, n as u64);
         self.write_client(&out).await
     }
+}
+
+/// Does this request keep its session off a shared pipeline (`.0`), and for good (`.1`: not
+/// AUTH/HELLO/SELECT, nor set-up the default pipeline takes)? `default`: the session's
+/// pipeline is the default one (set-up such as `SELECT 0` is only true of that one).
+fn pins(
+    classes: &super::classify::Classes,
+    head: &Head,
+    frame: &[u8],
+    default: bool,
+) -> (bool, bool) {
+    if classes.shareable(head) {
+        return (false, false);
+    }
+    if default && super::classify::setup_on_shared(head, frame).is_some() {
+        return (false, false);
+    }
+    let profile = super::classify::profile_cmd(head, frame)
+        || super::classify::setup_on_shared(head, frame).is_some();
+    (true, !profile)
 }
 
 /// Write all of `data` to the client, or end at the stop while it does not read. The wait is

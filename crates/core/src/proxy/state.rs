@@ -179,6 +179,41 @@ impl SessionState {
         self.replay.as_ref().is_some_and(|r| r.tracking_redirect)
     }
 
+    /// Nothing but the user, protocol and database (and the library name) is set: the session
+    /// can go on a shared pipeline keyed by [`SessionState::profile`].
+    pub fn profile_only(&self) -> bool {
+        let flags = self.multi || self.watching || self.monitor || self.untracked || self.quit;
+        !flags
+            && self.replay.as_deref().is_none_or(|r| {
+                r.setname.is_none()
+                    && r.tracking.is_none()
+                    && !r.tracking_redirect
+                    && r.no_evict.is_none()
+                    && r.no_touch.is_none()
+                    && r.channels.is_empty()
+                    && r.patterns.is_empty()
+                    && r.shard_channels.is_empty()
+            })
+    }
+
+    /// AUTH, HELLO and SELECT as they succeeded, in replay order, and how many frames that is:
+    /// what a shared pipeline for sessions like this one runs at its handshake (empty: the
+    /// default pipeline).
+    pub fn profile(&self) -> (Bytes, u32) {
+        let Some(r) = self.replay.as_deref() else {
+            return (Bytes::new(), 0);
+        };
+        let frames: Vec<&Bytes> = [&r.auth, &r.hello, &r.select]
+            .into_iter()
+            .flatten()
+            .collect();
+        let mut out = Vec::with_capacity(frames.iter().map(|f| f.len()).sum());
+        for f in &frames {
+            out.extend_from_slice(f);
+        }
+        (Bytes::from(out), frames.len() as u32)
+    }
+
     /// Frames that restore this state on a fresh connection, split in two: the credentials
     /// (AUTH, HELLO) that must come first, and the rest (name, library, database, CLIENT
     /// settings, tracking; subscriptions last, as a subscribed RESP2 connection takes nothing

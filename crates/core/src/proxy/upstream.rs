@@ -96,8 +96,12 @@ fn lease(target: &Target, shared: &Arc<Shared>) -> Option<ReplicaLease> {
 
 impl Upstream {
     /// A place on the shared pipeline to `target` (connected and checked if there was none).
-    pub async fn join(target: Target, shared: &Arc<Shared>) -> std::io::Result<Upstream> {
-        let (pipe, member) = shared.pipes.join(&target, shared).await?;
+    pub async fn join(
+        target: Target,
+        profile: &super::pipe::Profile,
+        shared: &Arc<Shared>,
+    ) -> std::io::Result<Upstream> {
+        let (pipe, member) = shared.pipes.join(&target, profile, shared).await?;
         Ok(Upstream {
             conn: Conn::Shared { pipe, member },
             _lease: lease(&target, shared),
