@@ -13,7 +13,9 @@
 //! resp/            resumable RESP2/RESP3/inline scanner, argument helpers (data path)
 //! proxy/           listener.rs accept · session.rs one task per client ·
 //!                  state.rs what a session did · upstream.rs node choice  (data path)
-//!                  buffers.rs read buffers · queue.rs inline-first FIFO
+//!                  buffers.rs read buffers · queue.rs inline-first FIFO ·
+//!                  pipe.rs shared upstream pipelines (multiplexed mode) ·
+//!                  classify.rs which commands may share one
 //! ```
 //! The data path never talks to Sentinels and the control plane never touches client bytes:
 //! they meet only in [`route`]. docs/architecture.md tells the life of a request.
