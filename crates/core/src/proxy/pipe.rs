@@ -27,6 +27,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::classify::{Classes, PINNING_CATEGORIES};
+use super::session::{next_signal, read_now};
 use super::upstream::Target;
 use super::Shared;
 use crate::metrics as m;
@@ -543,13 +544,6 @@ enum PipeEvent {
     Route(tokio::sync::watch::Receiver<u64>),
 }
 
-async fn next_signal(
-    mut rx: tokio::sync::watch::Receiver<u64>,
-) -> tokio::sync::watch::Receiver<u64> {
-    let _ = rx.changed().await;
-    rx
-}
-
 /// Write as much of `wbuf` as the socket takes, each chunk under the route fence after
 /// checking the generation (as for a dedicated upstream). Requests whose first bytes went out
 /// stay due: if the generation moves on mid-batch the rest is dropped and their replies will
@@ -621,14 +615,6 @@ fn deliver(
     }
     bytes::Buf::advance(rbuf, done);
     Ok(())
-}
-
-fn read_now(stream: &mut TcpStream, buf: &mut BytesMut) -> std::io::Result<usize> {
-    use futures_util::FutureExt;
-    stream
-        .read_buf(buf)
-        .now_or_never()
-        .unwrap_or_else(|| Err(std::io::ErrorKind::WouldBlock.into()))
 }
 
 /// The reply matcher and the outbox without sockets, for benches/pipe.rs.

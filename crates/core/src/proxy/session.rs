@@ -950,7 +950,7 @@ enum Event {
 
 /// The next wakeup on the route channel, owning its receiver so the future can live across
 /// loop iterations; hands the receiver back to be re-armed.
-async fn next_signal(mut rx: watch::Receiver<u64>) -> watch::Receiver<u64> {
+pub(super) async fn next_signal(mut rx: watch::Receiver<u64>) -> watch::Receiver<u64> {
     // The sender lives as long as the route table; an error cannot happen while we run.
     let _ = rx.changed().await;
     rx
