@@ -19,7 +19,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 mod duration;
+mod tls;
 pub use duration::{parse_duration, parse_duration_with_unit, DurationUnit, MAX_DURATION};
+pub use tls::{TlsSettings, Verify};
 
 /// Environment variable that names the configuration file when `--config` is not given.
 pub const CONFIG_FILE_ENV: &str = "SENTINEL_PROXY_CONFIG";
@@ -130,10 +132,26 @@ pub struct FileConfig {
     pub log_format: Option<String>,
     pub log: Option<String>,
     pub mode: Option<String>,
+    pub listen_tls: Option<bool>,
+    pub replica_listen_tls: Option<bool>,
+    pub tls_listen: Option<String>,
+    pub tls_replica_listen: Option<String>,
+    pub tls_cert_file: Option<String>,
+    pub tls_key_file: Option<String>,
+    pub tls_client_ca_file: Option<String>,
+    pub upstream_tls: Option<bool>,
+    pub upstream_tls_port: Option<u64>,
+    pub upstream_tls_ca_file: Option<String>,
+    pub upstream_tls_cert_file: Option<String>,
+    pub upstream_tls_key_file: Option<String>,
+    pub upstream_tls_verify: Option<String>,
+    pub upstream_tls_server_name: Option<String>,
+    pub sentinel_tls: Option<bool>,
+    pub tls_reload_interval: Option<String>,
 }
 
 /// The keys of [`FileConfig`]; kept next to it so env overrides and error messages agree.
-const KEYS: [&str; 27] = [
+const KEYS: [&str; 43] = [
     "sentinels",
     "master_name",
     "listen",
@@ -161,6 +179,22 @@ const KEYS: [&str; 27] = [
     "log_format",
     "log",
     "mode",
+    "listen_tls",
+    "replica_listen_tls",
+    "tls_listen",
+    "tls_replica_listen",
+    "tls_cert_file",
+    "tls_key_file",
+    "tls_client_ca_file",
+    "upstream_tls",
+    "upstream_tls_port",
+    "upstream_tls_ca_file",
+    "upstream_tls_cert_file",
+    "upstream_tls_key_file",
+    "upstream_tls_verify",
+    "upstream_tls_server_name",
+    "sentinel_tls",
+    "tls_reload_interval",
 ];
 
 /// A Sentinel or node address as configured: a host name is resolved again at every reconnect.
@@ -366,6 +400,7 @@ pub struct Config {
     pub log_format: LogFormat,
     pub log_filter: String,
     pub mode: Mode,
+    pub tls: TlsSettings,
 }
 
 impl Config {
@@ -691,6 +726,24 @@ fn copy_key(to: &mut Config, from: &Config, key: &str) -> bool {
         "log_format" => to.log_format = from.log_format,
         "log" => to.log_filter = from.log_filter.clone(),
         "mode" => to.mode = from.mode,
+        "listen_tls" => to.tls.listen_tls = from.tls.listen_tls,
+        "replica_listen_tls" => to.tls.replica_listen_tls = from.tls.replica_listen_tls,
+        "tls_listen" => to.tls.tls_listen = from.tls.tls_listen,
+        "tls_replica_listen" => to.tls.tls_replica_listen = from.tls.tls_replica_listen,
+        "tls_cert_file" => to.tls.cert_file = from.tls.cert_file.clone(),
+        "tls_key_file" => to.tls.key_file = from.tls.key_file.clone(),
+        "tls_client_ca_file" => to.tls.client_ca_file = from.tls.client_ca_file.clone(),
+        "upstream_tls" => to.tls.upstream = from.tls.upstream,
+        "upstream_tls_port" => to.tls.upstream_port = from.tls.upstream_port,
+        "upstream_tls_ca_file" => to.tls.upstream_ca_file = from.tls.upstream_ca_file.clone(),
+        "upstream_tls_cert_file" => to.tls.upstream_cert_file = from.tls.upstream_cert_file.clone(),
+        "upstream_tls_key_file" => to.tls.upstream_key_file = from.tls.upstream_key_file.clone(),
+        "upstream_tls_verify" => to.tls.upstream_verify = from.tls.upstream_verify,
+        "upstream_tls_server_name" => {
+            to.tls.upstream_server_name = from.tls.upstream_server_name.clone()
+        }
+        "sentinel_tls" => to.tls.sentinel = from.tls.sentinel,
+        "tls_reload_interval" => to.tls.reload_interval = from.tls.reload_interval,
         _ => return false,
     }
     true
@@ -897,6 +950,47 @@ impl FileConfig {
                 ))
             }
         };
+        let optional_listen = |key: &str, v: Option<String>| match v.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(s) => parse_listen(key, s).map(Some),
+        };
+        let upstream_server_name =
+            tls::path(self.upstream_tls_server_name).map(|p| p.to_string_lossy().into_owned());
+        if let Some(name) = &upstream_server_name {
+            if rustls_pki_types::ServerName::try_from(name.as_str()).is_err() {
+                return Err(ConfigError::invalid(
+                    "upstream_tls_server_name",
+                    format!("'{name}' is not a DNS name or IP address"),
+                ));
+            }
+        }
+        let tls = TlsSettings {
+            listen_tls: self.listen_tls.unwrap_or(false),
+            replica_listen_tls: self.replica_listen_tls.unwrap_or(false),
+            tls_listen: optional_listen("tls_listen", self.tls_listen)?,
+            tls_replica_listen: optional_listen("tls_replica_listen", self.tls_replica_listen)?,
+            cert_file: tls::path(self.tls_cert_file),
+            key_file: tls::path(self.tls_key_file),
+            client_ca_file: tls::path(self.tls_client_ca_file),
+            upstream: self.upstream_tls.unwrap_or(false),
+            upstream_port: self
+                .upstream_tls_port
+                .map(|p| in_range("upstream_tls_port", p, 1, 65535).map(|p| p as u16))
+                .transpose()?,
+            upstream_ca_file: tls::path(self.upstream_tls_ca_file),
+            upstream_cert_file: tls::path(self.upstream_tls_cert_file),
+            upstream_key_file: tls::path(self.upstream_tls_key_file),
+            upstream_verify: match self.upstream_tls_verify.as_deref() {
+                None => Verify::Full,
+                Some(v) => Verify::parse("upstream_tls_verify", v)?,
+            },
+            upstream_server_name,
+            sentinel: self.sentinel_tls.unwrap_or(false),
+            reload_interval: non_zero(
+                "tls_reload_interval",
+                dur("tls_reload_interval", &self.tls_reload_interval, "10s")?,
+            )?,
+        };
         Ok(Config {
             sentinels,
             master_name,
@@ -915,6 +1009,7 @@ impl FileConfig {
             log_format,
             log_filter: self.log.unwrap_or_else(|| "info".to_string()),
             mode,
+            tls,
         })
     }
 }
@@ -929,7 +1024,7 @@ impl Config {
                  or `sentinels = [\"host:26379\"]` in the config file",
             ));
         }
-        Ok(())
+        self.tls.check(self.replica_listen)
     }
 }
 

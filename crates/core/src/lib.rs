@@ -33,6 +33,7 @@ pub mod metrics;
 pub mod proxy;
 pub mod resp;
 pub mod route;
+pub mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -50,6 +51,8 @@ pub use config::Config;
 pub enum Error {
     #[error("configuration: {0}")]
     Config(#[from] config::ConfigError),
+    #[error("TLS: {0}")]
+    Tls(#[from] tls::TlsError),
     #[error("cannot listen on {addr} ({what}): {source}; is another process using the port, or is the address not on this host?")]
     Bind {
         what: &'static str,
@@ -61,8 +64,12 @@ pub enum Error {
 /// The addresses the proxy actually listens on (port 0 in the config becomes a real port).
 #[derive(Debug, Clone)]
 pub struct Bound {
+    /// The master listener (TLS when `listen_tls`).
     pub listen: SocketAddr,
     pub replica: Option<SocketAddr>,
+    /// The extra TLS listeners (`tls_listen`, `tls_replica_listen`).
+    pub tls_listen: Option<SocketAddr>,
+    pub tls_replica: Option<SocketAddr>,
     pub admin: Option<SocketAddr>,
     pub health: Option<SocketAddr>,
 }
@@ -168,10 +175,24 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     // up between scrapes (or forever, with nobody scraping).
     lifecycle.spawn_until_stop(metrics_upkeep(prometheus.clone()));
 
+    let mut tls = tls::Tls::load(&config.tls, config.timeouts.connect)?;
+    if let Some(reload) = tls.reload_task() {
+        lifecycle.spawn_until_stop(reload);
+    }
     let master_l = bind("listen", config.listen, backlog)?;
     let replica_l = config
         .replica_listen
         .map(|a| bind("replica_listen", a, backlog))
+        .transpose()?;
+    let tls_master_l = config
+        .tls
+        .tls_listen
+        .map(|a| bind("tls_listen", a, backlog))
+        .transpose()?;
+    let tls_replica_l = config
+        .tls
+        .tls_replica_listen
+        .map(|a| bind("tls_replica_listen", a, backlog))
         .transpose()?;
     let admin_l = config
         .admin_listen
@@ -186,6 +207,8 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     let bound = Bound {
         listen: local(&master_l),
         replica: replica_l.as_ref().map(local),
+        tls_listen: tls_master_l.as_ref().map(local),
+        tls_replica: tls_replica_l.as_ref().map(local),
         admin: admin_l.as_ref().map(local),
         health: health_l.as_ref().map(local),
     };
@@ -195,6 +218,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     let (health_tx, health_rx) = mpsc::channel(256);
     let watch_settings = control::sentinel::WatchSettings {
         master_name: config.master_name.clone(),
+        dialer: tls.sentinel.clone(),
         password: config.sentinel_password.clone(),
         connect_timeout: config.timeouts.connect,
         query_interval: config.timeouts.role_interval,
@@ -209,6 +233,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     }
     let check_settings = control::health::CheckSettings {
         password: config.redis_password.clone(),
+        dialer: tls.upstream.clone(),
         interval: config.timeouts.role_interval,
         timeout: config.timeouts.role_timeout,
     };
@@ -245,20 +270,29 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         lifecycle: lifecycle.clone(),
         multiplex: config.mode == config::Mode::Multiplex,
         pipes: Default::default(),
+        upstream_dialer: tls.upstream.clone(),
     });
     lifecycle.spawn_until_stop(proxy::report_failovers(shared.clone()));
     // Draining closes the listening sockets, so the kernel refuses new connections.
-    lifecycle.spawn_until_drain(proxy::listener::accept_loop(
-        master_l,
-        metrics::Listener::Master,
-        shared.clone(),
-    ));
-    if let Some(l) = replica_l {
-        lifecycle.spawn_until_drain(proxy::listener::accept_loop(
-            l,
+    let acceptor = |on: bool| tls.acceptor.clone().filter(|_| on);
+    let listeners = [
+        (
+            Some(master_l),
+            metrics::Listener::Master,
+            acceptor(config.tls.listen_tls),
+        ),
+        (
+            replica_l,
             metrics::Listener::Replica,
-            shared.clone(),
-        ));
+            acceptor(config.tls.replica_listen_tls),
+        ),
+        (tls_master_l, metrics::Listener::Master, acceptor(true)),
+        (tls_replica_l, metrics::Listener::Replica, acceptor(true)),
+    ];
+    for (l, kind, tls) in listeners {
+        if let Some(l) = l {
+            lifecycle.spawn_until_drain(proxy::listener::accept_loop(l, kind, shared.clone(), tls));
+        }
     }
 
     // Sessions learn of the drain and the stop from the route channel they already wait on
@@ -284,6 +318,8 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     tracing::info!(
         listen = %bound.listen,
         replica = ?bound.replica,
+        tls_listen = ?bound.tls_listen,
+        tls_replica = ?bound.tls_replica,
         admin = ?bound.admin,
         master_name = %config.master_name,
         sentinels = config.sentinels.len(),

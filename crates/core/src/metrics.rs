@@ -46,6 +46,12 @@ pub const SENTINEL_LAST_EVENT: &str = "sentinel_proxy_sentinel_last_event_timest
 pub const CLIENT_ERRORS: &str = "sentinel_proxy_client_errors_total";
 pub const UPSTREAM_PIPELINES: &str = "sentinel_proxy_upstream_pipelines";
 pub const SESSIONS_PINNED: &str = "sentinel_proxy_sessions_pinned_total";
+pub const TLS_HANDSHAKES: &str = "sentinel_proxy_tls_handshakes_total";
+pub const TLS_HANDSHAKE_FAILURES: &str = "sentinel_proxy_tls_handshake_failures_total";
+pub const TLS_CERT_EXPIRY: &str = "sentinel_proxy_tls_cert_expiry_timestamp_seconds";
+pub const TLS_RELOAD_OK: &str = "sentinel_proxy_tls_reload_ok";
+pub const TLS_RELOAD_FAILURES: &str = "sentinel_proxy_tls_reload_failures_total";
+pub const TLS_RELOADS: &str = "sentinel_proxy_tls_reloads_total";
 
 /// An error reply the proxy writes to a client itself (not one relayed from Redis): the label
 /// `kind` of [`CLIENT_ERRORS`], counted with [`client_error`] where the reply is written.
@@ -369,6 +375,30 @@ fn describe() {
         "Unix time of the last event about our master, by sentinel."
     );
     describe_gauge!(BUILD_INFO, "Always 1; the label version carries the build.");
+    describe_counter!(
+        TLS_HANDSHAKES,
+        "TLS handshakes completed, by side (client, upstream, sentinel)."
+    );
+    describe_counter!(
+        TLS_HANDSHAKE_FAILURES,
+        "TLS handshakes that failed, by side and reason (no_client_cert, unknown_ca, bad_certificate, expired, name_mismatch, protocol, timeout, closed, other)."
+    );
+    describe_gauge!(
+        TLS_CERT_EXPIRY,
+        "notAfter (Unix seconds) of the certificate in use, by cert (server, client_ca, upstream_client, upstream_ca; a CA file: its earliest)."
+    );
+    describe_gauge!(
+        TLS_RELOAD_OK,
+        "1 when the last read of the certificate files loaded, 0 when it failed and the previous certificate stays in use, by cert (server, upstream)."
+    );
+    describe_counter!(
+        TLS_RELOAD_FAILURES,
+        "Certificate reloads that failed (the previous certificate stays in use), by cert."
+    );
+    describe_counter!(
+        TLS_RELOADS,
+        "Changed certificate files loaded for new handshakes, by cert."
+    );
     describe_counter!(
         CLIENT_ERRORS,
         "Error replies the proxy wrote to clients itself, by kind (hold_timeout, master_changed, max_clients, not_allowed, protocol)."

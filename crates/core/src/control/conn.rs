@@ -8,10 +8,10 @@ use std::time::Duration;
 use bytes::BytesMut;
 use redis_protocol::resp2::decode::decode_bytes_mut;
 use redis_protocol::resp2::types::{BytesFrame, Resp2Frame};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::AsyncReadExt;
 
 use crate::config::Secret;
+use crate::tls::{Dialer, Side, Stream};
 
 /// The largest reply the control plane accepts (SENTINEL REPLICAS of a big cluster fits easily).
 const MAX_REPLY: usize = 4 << 20;
@@ -38,18 +38,29 @@ pub enum ConnError {
 }
 
 pub struct RespConn {
-    stream: TcpStream,
+    stream: Stream,
     buf: BytesMut,
     pub addr: SocketAddr,
 }
 
 impl RespConn {
     pub async fn connect(addr: SocketAddr, timeout: Duration) -> Result<RespConn, ConnError> {
-        let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
-            .await
-            .map_err(|_| ConnError::Timeout(timeout))?
-            .map_err(|source| ConnError::Connect { addr, source })?;
-        stream.set_nodelay(true)?;
+        RespConn::connect_with(&Dialer::plain(Side::Upstream), addr, timeout).await
+    }
+
+    /// Connect through `dialer` (plain TCP, or TLS with its settings).
+    pub async fn connect_with(
+        dialer: &Dialer,
+        addr: SocketAddr,
+        timeout: Duration,
+    ) -> Result<RespConn, ConnError> {
+        let stream = dialer.connect(addr, timeout).await.map_err(|source| {
+            if source.kind() == std::io::ErrorKind::TimedOut {
+                ConnError::Timeout(timeout)
+            } else {
+                ConnError::Connect { addr, source }
+            }
+        })?;
         Ok(RespConn {
             stream,
             buf: BytesMut::with_capacity(1024),
@@ -64,8 +75,18 @@ impl RespConn {
         password: Option<&Secret>,
         timeout: Duration,
     ) -> Result<RespConn, ConnError> {
+        RespConn::connect_auth_with(&Dialer::plain(Side::Upstream), addr, password, timeout).await
+    }
+
+    /// [`RespConn::connect_auth`] through `dialer`.
+    pub async fn connect_auth_with(
+        dialer: &Dialer,
+        addr: SocketAddr,
+        password: Option<&Secret>,
+        timeout: Duration,
+    ) -> Result<RespConn, ConnError> {
         let fut = async {
-            let mut conn = RespConn::connect(addr, timeout).await?;
+            let mut conn = RespConn::connect_with(dialer, addr, timeout).await?;
             if let Some(p) = password {
                 let pass = p.expose().as_bytes();
                 match p.username() {
@@ -82,7 +103,7 @@ impl RespConn {
 
     pub async fn send(&mut self, args: &[&[u8]]) -> Result<(), ConnError> {
         let bytes = crate::resp::args::encode_command(args);
-        self.stream.write_all(&bytes).await?;
+        self.stream.write_all_flush(&bytes).await?;
         Ok(())
     }
 

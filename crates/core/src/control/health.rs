@@ -39,6 +39,8 @@ pub struct HealthReport {
 #[derive(Clone)]
 pub struct CheckSettings {
     pub password: Option<Secret>,
+    /// Plain or TLS, with the node port mapping (upstream_tls_port).
+    pub dialer: crate::tls::Dialer,
     pub interval: Duration,
     pub timeout: Duration,
 }
@@ -155,7 +157,7 @@ async fn check_once(
             .await
             .map_err(|_| ConnError::Timeout(t))??;
         *addr = Some(a);
-        let c = RespConn::connect_auth(a, settings.password.as_ref(), t)
+        let c = RespConn::connect_auth_with(&settings.dialer, a, settings.password.as_ref(), t)
             .await
             .map_err(|e| match e {
                 ConnError::Redis(m) if m.contains("NOAUTH") || m.contains("WRONGPASS") => {

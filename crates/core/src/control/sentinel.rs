@@ -63,6 +63,8 @@ pub struct SentinelReport {
 #[derive(Clone)]
 pub struct WatchSettings {
     pub master_name: String,
+    /// Plain or TLS (sentinel_tls).
+    pub dialer: crate::tls::Dialer,
     pub password: Option<Secret>,
     pub connect_timeout: Duration,
     pub query_interval: Duration,
@@ -165,7 +167,7 @@ async fn watch_once(
 ) -> Result<(), ConnError> {
     let t = settings.connect_timeout;
     let pw = settings.password.as_ref();
-    let mut events = RespConn::connect_auth(addr, pw, t).await?;
+    let mut events = RespConn::connect_auth_with(&settings.dialer, addr, pw, t).await?;
     events.send(&[b"PSUBSCRIBE", b"*"]).await?;
     let confirm = tokio::time::timeout(t, events.read_frame())
         .await
@@ -177,7 +179,7 @@ async fn watch_once(
     } else if let BytesFrame::Error(e) = &confirm {
         return Err(ConnError::Redis(e.to_string()));
     }
-    let mut queries = RespConn::connect_auth(addr, pw, t).await?;
+    let mut queries = RespConn::connect_auth_with(&settings.dialer, addr, pw, t).await?;
     let send = |report| {
         let tx = tx.clone();
         async move {

@@ -11,6 +11,7 @@ use tokio::net::{TcpListener, TcpStream};
 use super::session::{ConnGuard, Session};
 use super::Shared;
 use crate::metrics::{self as m, Listener};
+use crate::tls::Stream;
 
 /// Bind a listening socket with room for `backlog` pending connections. `[::]:PORT` listens
 /// on IPv4 too (dual stack), as HAProxy's `v4v6`.
@@ -26,8 +27,14 @@ pub fn bind(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
-/// Accept clients (until the drain drops this future).
-pub async fn accept_loop(listener: TcpListener, kind: Listener, shared: Arc<Shared>) {
+/// Accept clients (until the drain drops this future); with an acceptor, each session begins
+/// with its TLS handshake (in the session's task, so a slow client holds up nobody).
+pub async fn accept_loop(
+    listener: TcpListener,
+    kind: Listener,
+    shared: Arc<Shared>,
+    tls: Option<crate::tls::Acceptor>,
+) {
     let handles = m::handles().listener(kind);
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -68,11 +75,29 @@ pub async fn accept_loop(listener: TcpListener, kind: Listener, shared: Arc<Shar
             gauge: handles.connections.clone(),
             shared: shared.clone(),
         };
-        let session = Box::new(Session::new(shared.clone(), kind, stream));
-        shared.lifecycle.spawn_session(async move {
-            session.run().await;
-            drop(guard);
-        });
+        match &tls {
+            None => {
+                let session = Box::new(Session::new(shared.clone(), kind, Stream::Plain(stream)));
+                shared.lifecycle.spawn_session(async move {
+                    session.run().await;
+                    drop(guard);
+                });
+            }
+            Some(acceptor) => {
+                let (acceptor, shared2) = (acceptor.clone(), shared.clone());
+                shared.lifecycle.spawn_session(async move {
+                    let stop = shared2.lifecycle.stop().clone();
+                    let stream = tokio::select! {
+                        r = acceptor.accept(stream, peer) => r,
+                        () = stop.cancelled() => return,
+                    };
+                    if let Ok(stream) = stream {
+                        Box::new(Session::new(shared2, kind, stream)).run().await;
+                    }
+                    drop(guard);
+                });
+            }
+        }
     }
 }
 

@@ -37,6 +37,8 @@ pub struct Shared {
     /// Multiplexed mode (the default): sessions share upstream pipelines until they pin.
     pub multiplex: bool,
     pub pipes: pipe::Pipes,
+    /// How sessions, pipelines and their handshakes connect to Redis nodes (plain or TLS).
+    pub upstream_dialer: crate::tls::Dialer,
 }
 
 /// What sessions did about master changes, summed for one log line per failover instead of

@@ -20,14 +20,14 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use crate::tls::Stream;
 use arc_swap::ArcSwapOption;
 use bytes::BytesMut;
 use futures_util::task::AtomicWaker;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::AsyncReadExt;
 
 use super::classify::{Classes, PINNING_CATEGORIES};
-use super::session::{next_signal, read_now};
+use super::session::next_signal;
 use super::upstream::Target;
 use super::Shared;
 use crate::metrics as m;
@@ -324,7 +324,7 @@ async fn handshake(
     target: &Target,
     profile: &Profile,
     shared: &Arc<Shared>,
-) -> std::io::Result<TcpStream> {
+) -> std::io::Result<Stream> {
     let (addr, role): (SocketAddr, &[u8]) = match target {
         Target::Master { node, .. } => (node.addr, b"MASTER"),
         Target::Replica { node } => (node.addr, b"SLAVE"),
@@ -337,20 +337,20 @@ async fn handshake(
         )
     };
     let started = Instant::now();
-    let mut stream = tokio::time::timeout_at(deadline, TcpStream::connect(addr))
-        .await
-        .map_err(|_| timed_out())??;
+    let mut stream = shared
+        .upstream_dialer
+        .connect(addr, shared.timeouts.connect)
+        .await?;
     m::handles()
         .upstream_connect_latency
         .record(started.elapsed().as_secs_f64());
-    stream.set_nodelay(true)?;
     let mut out = profile.frames.to_vec();
     crate::resp::args::encode_command_into(&mut out, &["ROLE"]);
     crate::resp::args::encode_command_into(&mut out, &["COMMAND", "LIST"]);
     for cat in PINNING_CATEGORIES {
         crate::resp::args::encode_command_into(&mut out, &["ACL", "CAT", cat]);
     }
-    tokio::time::timeout_at(deadline, stream.write_all(&out))
+    tokio::time::timeout_at(deadline, stream.write_all_flush(&out))
         .await
         .map_err(|_| timed_out())??;
     let mut set_up = profile.count as usize;
@@ -414,7 +414,7 @@ async fn handshake(
 
 /// The pipeline's task: write what members appended, read and deliver replies, follow the
 /// route, until the pipeline is lost or drained.
-async fn run(pipe: Arc<Pipe>, mut stream: TcpStream, shared: Arc<Shared>) {
+async fn run(pipe: Arc<Pipe>, mut stream: Stream, shared: Arc<Shared>) {
     let route = &shared.route;
     let mut due: VecDeque<Due> = VecDeque::new();
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
@@ -442,7 +442,7 @@ async fn run(pipe: Arc<Pipe>, mut stream: TcpStream, shared: Arc<Shared>) {
         if stale_since.is_some() && due.is_empty() && wbuf.is_empty() {
             break "drained";
         }
-        let writing = !wbuf.is_empty();
+        let writing = !wbuf.is_empty() || stream.pending_output();
         let event = std::future::poll_fn(|cx| {
             use std::future::Future;
             if let Poll::Ready(r) = stream.poll_read_ready(cx) {
@@ -470,7 +470,7 @@ async fn run(pipe: Arc<Pipe>, mut stream: TcpStream, shared: Arc<Shared>) {
                 if rbuf.capacity() - rbuf.len() < 4096 {
                     rbuf.reserve(READ_CHUNK);
                 }
-                match read_now(&mut stream, &mut rbuf) {
+                match stream.read_now(&mut rbuf) {
                     Ok(0) => break "closed by the node",
                     Ok(_) => {
                         if let Err(why) = deliver(&mut rbuf, &mut scanner, &mut due) {
@@ -509,13 +509,13 @@ async fn run(pipe: Arc<Pipe>, mut stream: TcpStream, shared: Arc<Shared>) {
                     member: u.member,
                     replies: u.replies,
                 }));
-                if let Err(why) = write_some(&pipe, route, &stream, &mut wbuf) {
+                if let Err(why) = write_some(&pipe, route, &mut stream, &mut wbuf) {
                     break why;
                 }
             }
             PipeEvent::Write(Err(_)) => break "write error",
             PipeEvent::Write(Ok(())) => {
-                if let Err(why) = write_some(&pipe, route, &stream, &mut wbuf) {
+                if let Err(why) = write_some(&pipe, route, &mut stream, &mut wbuf) {
                     break why;
                 }
             }
@@ -551,7 +551,7 @@ enum PipeEvent {
 fn write_some(
     pipe: &Pipe,
     route: &RouteReader,
-    stream: &TcpStream,
+    stream: &mut Stream,
     wbuf: &mut BytesMut,
 ) -> Result<(), &'static str> {
     while !wbuf.is_empty() {
@@ -569,7 +569,11 @@ fn write_some(
             Err(_) => return Err("write error"),
         }
     }
-    Ok(())
+    // TLS may still hold some of it; the rest goes when the socket is writable again.
+    match stream.flush_now() {
+        Err(e) if e.kind() != std::io::ErrorKind::WouldBlock => Err("write error"),
+        _ => Ok(()),
+    }
 }
 
 /// Match the replies in `rbuf` to the requests due, in order, and deliver them.

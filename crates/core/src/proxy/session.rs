@@ -17,9 +17,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::tls::Stream;
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -93,7 +92,7 @@ enum Run {
 pub struct Session {
     shared: Arc<Shared>,
     listener: Listener,
-    client: TcpStream,
+    client: Stream,
     link: Link,
     cbuf: ReadBuf,
     ubuf: ReadBuf,
@@ -138,7 +137,7 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(shared: Arc<Shared>, listener: Listener, client: TcpStream) -> Session {
+    pub fn new(shared: Arc<Shared>, listener: Listener, client: Stream) -> Session {
         let limits = shared.scan_limits;
         let pinned = !shared.multiplex;
         Session {
@@ -308,7 +307,7 @@ impl Session {
                         return CloseReason::ClientError(e);
                     }
                     self.cbuf.reserve_for_read();
-                    match read_now(&mut self.client, &mut self.cbuf) {
+                    match self.client.read_now(&mut self.cbuf) {
                         Ok(0) => self.client_eof = true,
                         Ok(n) => {
                             if idle.is_some() {
@@ -411,7 +410,7 @@ impl Session {
     /// that a command on its way is answered rather than dropped.
     fn more_input_waiting(&mut self) -> bool {
         self.cbuf.reserve_for_read();
-        match read_now(&mut self.client, &mut self.cbuf) {
+        match self.client.read_now(&mut self.cbuf) {
             Ok(n) if n > 0 => {
                 m::handles().bytes_from_clients.increment(n as u64);
                 if let Err(e) = self.scan_requests() {
@@ -510,8 +509,12 @@ impl Session {
             let err = self.fatal.take().expect("checked");
             let reply = format!("-ERR Protocol error: {err}\r\n");
             m::client_error(m::ClientError::Protocol, 1);
-            let _ =
-                write_or_stop(&self.client, reply.as_bytes(), self.shared.lifecycle.stop()).await;
+            let _ = write_or_stop(
+                &mut self.client,
+                reply.as_bytes(),
+                self.shared.lifecycle.stop(),
+            )
+            .await;
             return Err(CloseReason::ProtocolError(err));
         }
         Ok(())
@@ -794,7 +797,7 @@ impl Session {
             // a shared one (an allocation) only to drop the piece after the write.
             m::handles().bytes_to_clients.increment(total as u64);
             write_or_stop(
-                &self.client,
+                &mut self.client,
                 &self.ubuf[..total],
                 self.shared.lifecycle.stop(),
             )
@@ -861,7 +864,7 @@ impl Session {
 
     async fn write_client(&mut self, data: &[u8]) -> Result<(), CloseReason> {
         m::handles().bytes_to_clients.increment(data.len() as u64);
-        write_or_stop(&self.client, data, self.shared.lifecycle.stop()).await
+        write_or_stop(&mut self.client, data, self.shared.lifecycle.stop()).await
     }
 
     /// The hold lasted too long: every waiting command gets an error reply, in order.
@@ -907,15 +910,22 @@ impl Session {
 /// Write all of `data` to the client, or end at the stop while it does not read. The wait is
 /// boxed: only a blocked write allocates it, and the session's future stays small.
 async fn write_or_stop(
-    client: &TcpStream,
+    client: &mut Stream,
     data: &[u8],
     stop: &CancellationToken,
 ) -> Result<(), CloseReason> {
     let mut off = 0;
-    while off < data.len() {
-        match client.try_write(&data[off..]) {
+    // On TLS the last bytes taken may still be queued: they go out before the session waits.
+    while off < data.len() || client.pending_output() {
+        let attempt = if off < data.len() {
+            client.try_write(&data[off..])
+        } else {
+            client.flush_now().map(|()| 0)
+        };
+        match attempt {
             Ok(n) => off += n,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let client = &*client;
                 Box::pin(async {
                     tokio::select! {
                         r = client.writable() => r.map_err(CloseReason::ClientError),
@@ -954,17 +964,6 @@ pub(super) async fn next_signal(mut rx: watch::Receiver<u64>) -> watch::Receiver
     // The sender lives as long as the route table; an error cannot happen while we run.
     let _ = rx.changed().await;
     rx
-}
-
-/// Read what is there now; `WouldBlock` when nothing is. Unlike `try_read_buf`, a short read
-/// clears the socket's readiness, so the next wait does not begin with a read that can only
-/// answer EAGAIN (two wasted syscalls per request otherwise).
-pub(super) fn read_now(stream: &mut TcpStream, buf: &mut BytesMut) -> std::io::Result<usize> {
-    use futures_util::FutureExt;
-    stream
-        .read_buf(buf)
-        .now_or_never()
-        .unwrap_or_else(|| Err(std::io::ErrorKind::WouldBlock.into()))
 }
 
 /// Dropped when the session ends, whatever the path.

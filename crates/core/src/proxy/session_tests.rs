@@ -24,10 +24,13 @@ async fn idle_session_fits_the_memory_budget() {
         lifecycle: crate::lifecycle::Lifecycle::new(),
         multiplex: true,
         pipes: Default::default(),
+        upstream_dialer: crate::tls::Dialer::plain(crate::tls::Side::Upstream),
     });
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-    let session = Box::new(Session::new(shared, Listener::Master, c));
+    let c = tokio::net::TcpStream::connect(l.local_addr().unwrap())
+        .await
+        .unwrap();
+    let session = Box::new(Session::new(shared, Listener::Master, Stream::Plain(c)));
     assert_eq!(session.cbuf.capacity() + session.ubuf.capacity(), 0);
     let boxed = std::mem::size_of::<Session>();
     let fut = session.run();

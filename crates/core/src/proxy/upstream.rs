@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::net::TcpStream;
+use crate::tls::Stream;
 
 use super::session::CloseReason;
 use super::Shared;
@@ -49,7 +49,7 @@ pub struct Upstream {
 
 /// The connection behind an upstream: a session's own, or its place on a shared pipeline.
 pub enum Conn {
-    Own(TcpStream),
+    Own(Stream),
     Shared {
         pipe: Arc<super::pipe::Pipe>,
         member: Arc<super::pipe::Member>,
@@ -114,7 +114,7 @@ impl Upstream {
     }
 
     /// The session's own connection (None on a shared pipeline).
-    pub fn own_stream(&mut self) -> Option<&mut TcpStream> {
+    pub fn own_stream(&mut self) -> Option<&mut Stream> {
         match &mut self.conn {
             Conn::Own(s) => Some(s),
             Conn::Shared { .. } => None,
@@ -133,10 +133,10 @@ impl Upstream {
         }
     }
 
-    /// Read what is there now; `WouldBlock` when nothing is (see session::read_now).
+    /// Read what is there now; `WouldBlock` when nothing is (see Stream::read_now).
     pub fn read_now(&mut self, buf: &mut bytes::BytesMut) -> std::io::Result<usize> {
         match &mut self.conn {
-            Conn::Own(s) => super::session::read_now(s, buf),
+            Conn::Own(s) => s.read_now(buf),
             Conn::Shared { member, .. } => member.read_into(buf),
         }
     }
@@ -154,18 +154,13 @@ impl Upstream {
             Target::Master { node, .. } | Target::Replica { node } => node.addr,
         };
         let started = std::time::Instant::now();
-        let stream = tokio::time::timeout(shared.timeouts.connect, TcpStream::connect(addr))
-            .await
-            .map_err(|_| {
-                std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!("connect to {addr} timed out"),
-                )
-            })??;
+        let stream = shared
+            .upstream_dialer
+            .connect(addr, shared.timeouts.connect)
+            .await?;
         crate::metrics::handles()
             .upstream_connect_latency
             .record(started.elapsed().as_secs_f64());
-        stream.set_nodelay(true)?;
         Ok(Upstream {
             conn: Conn::Own(stream),
             _lease: lease(&target, shared),
@@ -219,7 +214,7 @@ impl Upstream {
         data: &[u8],
         replies: u32,
     ) -> Result<(), CloseReason> {
-        let stream = match &self.conn {
+        let stream = match &mut self.conn {
             Conn::Own(s) => s,
             Conn::Shared { pipe, member } => {
                 if let Target::Master { generation, .. } = &self.target {
@@ -235,7 +230,19 @@ impl Upstream {
             }
         };
         let mut off = 0;
-        while off < data.len() {
+        // What TLS took but has not sent goes out too: taken under the fence is as good as
+        // written (see tls/stream.rs).
+        while off < data.len() || stream.pending_output() {
+            if off == data.len() {
+                match stream.flush_now() {
+                    Ok(()) => break,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        wait_writable(stream, stop).await?;
+                        continue;
+                    }
+                    Err(e) => return Err(CloseReason::UpstreamError(e)),
+                }
+            }
             let attempt = {
                 let _fence = match &self.target {
                     Target::Master { generation, .. } => {
@@ -252,20 +259,28 @@ impl Upstream {
             match attempt {
                 Ok(n) => off += n,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    // The writer slot, not a `writable()` future: this future is part of every
-                    // idle session's task, and a waiter node would make it ~100 bytes larger.
-                    Box::pin(async {
-                        tokio::select! {
-                            r = std::future::poll_fn(|cx| stream.poll_write_ready(cx)) =>
-                                r.map_err(CloseReason::UpstreamError),
-                            () = stop.cancelled() => Err(CloseReason::Shutdown),
-                        }
-                    })
-                    .await?;
+                    wait_writable(stream, stop).await?;
                 }
                 Err(e) => return Err(CloseReason::UpstreamError(e)),
             }
         }
         Ok(())
     }
+}
+
+/// Wait until the node takes more, or the stop. The writer slot, not a `writable()` future:
+/// this future is part of every idle session's task, and a waiter node would make it ~100
+/// bytes larger; boxed, so only a blocked write allocates it.
+async fn wait_writable(
+    stream: &Stream,
+    stop: &tokio_util::sync::CancellationToken,
+) -> Result<(), CloseReason> {
+    Box::pin(async {
+        tokio::select! {
+            r = std::future::poll_fn(|cx| stream.poll_write_ready(cx)) =>
+                r.map_err(CloseReason::UpstreamError),
+            () = stop.cancelled() => Err(CloseReason::Shutdown),
+        }
+    })
+    .await
 }
