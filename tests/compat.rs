@@ -313,6 +313,7 @@ async fn haproxy_symlink_runs_the_chart_config_and_a_planned_failover_costs_no_e
         key_prefix: "compat:w:".into(),
         password: Some(Secret::new(REDIS_PASSWORD)),
         timeout: Duration::from_secs(5),
+        tls: None,
     });
     acked_at_least(&load, 8 * 20, "the writers' first acknowledged writes").await;
     let new_master = tokio::task::block_in_place(|| {

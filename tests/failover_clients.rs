@@ -41,6 +41,7 @@ async fn writers_through(
             .clone()
             .map(sentinel_proxy_core::config::Secret::new),
         timeout,
+        tls: None,
     });
     acked_at_least(&load, 8 * 20, "the writers' first acknowledged writes").await;
     let gen = p.route().generation();

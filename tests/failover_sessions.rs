@@ -153,6 +153,7 @@ async fn aborted_failover_resumes_on_the_old_master() {
         key_prefix: "abort:".into(),
         password: None,
         timeout: Duration::from_secs(20),
+        tls: None,
     });
     acked_at_least(&load, 8 * 20, "the writers' first acknowledged writes").await;
 

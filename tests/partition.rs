@@ -89,6 +89,7 @@ async fn isolated_master_gets_no_write_after_the_switch() {
             key_prefix: "part:".into(),
             password: None,
             timeout: Duration::from_secs(5),
+            tls: None,
         },
         load::Keys::PerWriter,
         t0,

@@ -479,6 +479,7 @@ where
             key_prefix: opts.key_prefix.clone(),
             password: opts.redis_password.clone(),
             timeout: opts.timeout,
+            tls: None,
         },
         load::Keys::PerSlot,
         start,

@@ -58,6 +58,19 @@ pub struct LabOptions {
     /// One loopback address per node index (redis i and sentinel i share it) with the standard
     /// ports 6379/26379, the shape of the redis-ha chart. None: 127.0.0.1 with free ports.
     pub node_ips: Option<Vec<IpAddr>>,
+    /// TLS on every node and Sentinel, replication and Sentinel links included. Their plain
+    /// ports stay open for the lab's own calls only: addresses everywhere else (what Sentinel
+    /// announces, `Proc::addr`, [`Lab::sentinel_list`]) are the TLS ones.
+    pub tls: Option<LabTls>,
+}
+
+/// The PEM files of a TLS lab: one certificate (for 127.0.0.1, server and client use) and
+/// key for every process, and the CA that signed it (which they also require of clients).
+#[derive(Debug, Clone)]
+pub struct LabTls {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 impl Default for LabOptions {
@@ -74,6 +87,7 @@ impl Default for LabOptions {
             min_replicas_to_write: 0,
             replica_priority: 100,
             node_ips: None,
+            tls: None,
         }
     }
 }
@@ -152,8 +166,28 @@ impl Drop for Lab {
             // A stopped process ignores nothing but SIGKILL; resume it anyway so it exits cleanly.
             let _ = p.signal_pause(false);
             p.kill();
+            if let Some(m) = plain_ports().as_mut() {
+                m.remove(&p.addr);
+            }
         }
     }
+}
+
+/// TLS address → the plain port of the same process (TLS labs): the lab's own calls use it.
+static PLAIN_PORTS: Mutex<Option<std::collections::HashMap<SocketAddr, SocketAddr>>> =
+    Mutex::new(None);
+
+fn plain_ports(
+) -> std::sync::MutexGuard<'static, Option<std::collections::HashMap<SocketAddr, SocketAddr>>> {
+    PLAIN_PORTS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Where the lab itself reaches `addr`: its plain port when `addr` is a TLS lab's.
+fn control_addr(addr: SocketAddr) -> SocketAddr {
+    plain_ports()
+        .as_ref()
+        .and_then(|m| m.get(&addr).copied())
+        .unwrap_or(addr)
 }
 
 static TAKEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
@@ -319,7 +353,7 @@ pub fn call(
         addr,
         message: m,
     };
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+    let mut s = TcpStream::connect_timeout(&control_addr(addr), Duration::from_secs(2))
         .map_err(|e| fail(e.to_string()))?;
     s.set_read_timeout(Some(Duration::from_secs(5)))
         .map_err(|e| fail(e.to_string()))?;
@@ -483,14 +517,27 @@ impl Lab {
             None => SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), free_port()),
         };
         let mut redis = Vec::new();
+        let tls_addr = |plain: SocketAddr, std_port: u16| match &opts.node_ips {
+            Some(_) => SocketAddr::new(plain.ip(), std_port),
+            None => SocketAddr::new(plain.ip(), free_port()),
+        };
+        let register = |tls: SocketAddr, plain: SocketAddr| {
+            plain_ports()
+                .get_or_insert_with(Default::default)
+                .insert(tls, plain);
+        };
         for i in 0..nodes {
-            let addr = addr_of(i, 6379);
+            let plain = addr_of(i, 6379);
+            let addr = match &opts.tls {
+                Some(_) => tls_addr(plain, 6380),
+                None => plain,
+            };
             let ndir = dir.path().join(format!("redis-{i}"));
             std::fs::create_dir_all(&ndir)?;
             let log = ndir.join("redis.log");
             let mut args: Vec<String> = vec![
                 "--port".into(),
-                addr.port().to_string(),
+                plain.port().to_string(),
                 "--bind".into(),
                 addr.ip().to_string(),
                 "--dir".into(),
@@ -512,6 +559,23 @@ impl Lab {
                 "--min-replicas-max-lag".into(),
                 "10".into(),
             ];
+            if let Some(t) = &opts.tls {
+                register(addr, plain);
+                let path = |p: &PathBuf| p.display().to_string();
+                args.extend([
+                    "--tls-port".into(),
+                    addr.port().to_string(),
+                    "--tls-cert-file".into(),
+                    path(&t.cert),
+                    "--tls-key-file".into(),
+                    path(&t.key),
+                    "--tls-ca-cert-file".into(),
+                    path(&t.ca),
+                    // Replicas reach the master over TLS and announce their TLS port.
+                    "--tls-replication".into(),
+                    "yes".into(),
+                ]);
+            }
             if let Some(p) = &opts.redis_password {
                 args.extend([
                     "--requirepass".into(),
@@ -550,7 +614,11 @@ impl Lab {
         let master = redis[0].addr;
         let mut sentinels = Vec::new();
         for i in 0..opts.sentinels {
-            let addr = addr_of(i, 26379);
+            let plain = addr_of(i, 26379);
+            let addr = match &opts.tls {
+                Some(_) => tls_addr(plain, 26380),
+                None => plain,
+            };
             let sdir = dir.path().join(format!("sentinel-{i}"));
             std::fs::create_dir_all(&sdir)?;
             let conf = sdir.join("sentinel.conf");
@@ -562,7 +630,7 @@ impl Lab {
                  sentinel down-after-milliseconds {name} {down}\n\
                  sentinel failover-timeout {name} {fo}\n\
                  sentinel parallel-syncs {name} 1\n",
-                port = addr.port(),
+                port = plain.port(),
                 ip = addr.ip(),
                 dir = sdir.display(),
                 log = log.display(),
@@ -572,6 +640,19 @@ impl Lab {
                 down = opts.down_after_ms,
                 fo = opts.failover_timeout_ms,
             );
+            if let Some(t) = &opts.tls {
+                register(addr, plain);
+                // Sentinel then talks TLS to the nodes and the other Sentinels, and announces
+                // its TLS port.
+                text.push_str(&format!(
+                    "tls-port {}\ntls-cert-file {}\ntls-key-file {}\ntls-ca-cert-file {}\n\
+                     tls-replication yes\n",
+                    addr.port(),
+                    t.cert.display(),
+                    t.key.display(),
+                    t.ca.display(),
+                ));
+            }
             if let Some(p) = &opts.redis_password {
                 text.push_str(&format!("sentinel auth-pass {name} {p}\n"));
             }

@@ -31,6 +31,8 @@ pub struct LoadOptions {
     pub password: Option<Secret>,
     /// The client's own timeout per command (a typical client library setting).
     pub timeout: Duration,
+    /// Connect over TLS with this (None: plain TCP).
+    pub tls: Option<sentinel_proxy_core::tls::Dialer>,
 }
 
 /// Which keys the writers INCR.
@@ -144,7 +146,12 @@ fn count_error(
 }
 
 async fn connect(opts: &LoadOptions) -> Result<RespConn, ConnError> {
-    RespConn::connect_auth(opts.target, opts.password.as_ref(), opts.timeout).await
+    match &opts.tls {
+        None => RespConn::connect_auth(opts.target, opts.password.as_ref(), opts.timeout).await,
+        Some(d) => {
+            RespConn::connect_auth_with(d, opts.target, opts.password.as_ref(), opts.timeout).await
+        }
+    }
 }
 
 async fn writer(

@@ -558,3 +558,62 @@ fn mode_defaults_to_multiplex_and_a_wrong_one_says_what_is_valid() {
         "{e}"
     );
 }
+
+/// TLS settings are judged together by check_runnable (HAProxy mode gets them from haproxy.cfg),
+/// and every refusal names the key to fix.
+#[test]
+fn tls_settings_that_cannot_work_are_refused_naming_the_key() {
+    let with = |vars: &[(&str, &str)]| {
+        let mut all = vec![("SENTINEL_PROXY_SENTINELS", "s:26379")];
+        all.extend_from_slice(vars);
+        Config::load(None, &env(&all)).and_then(|c| c.check_runnable().map(|()| c))
+    };
+    let refused = |vars: &[(&str, &str)], key: &str| {
+        let e = with(vars).expect_err(&format!("{vars:?} is accepted"));
+        let text = e.to_string();
+        assert!(text.contains(key), "{vars:?}: {text}");
+    };
+    refused(&[("SENTINEL_PROXY_LISTEN_TLS", "true")], "tls_cert_file");
+    refused(
+        &[("SENTINEL_PROXY_TLS_CERT_FILE", "/c.pem")],
+        "tls_cert_file",
+    );
+    refused(
+        &[("SENTINEL_PROXY_UPSTREAM_TLS", "true")],
+        "upstream_tls_ca_file",
+    );
+    refused(
+        &[("SENTINEL_PROXY_UPSTREAM_TLS_PORT", "6380")],
+        "upstream_tls_port",
+    );
+    refused(
+        &[
+            ("SENTINEL_PROXY_UPSTREAM_TLS", "true"),
+            ("SENTINEL_PROXY_UPSTREAM_TLS_VERIFY", "strict"),
+        ],
+        "SENTINEL_PROXY_UPSTREAM_TLS_VERIFY",
+    );
+    refused(
+        &[("SENTINEL_PROXY_LISTEN_TLS", "maybe")],
+        "SENTINEL_PROXY_LISTEN_TLS",
+    );
+    refused(
+        &[
+            ("SENTINEL_PROXY_REPLICA_LISTEN_TLS", "true"),
+            ("SENTINEL_PROXY_TLS_CERT_FILE", "/c.pem"),
+        ],
+        "replica_listen",
+    );
+    // What works: a TLS listener with its certificate; TLS upstream without verification.
+    let c = with(&[
+        ("SENTINEL_PROXY_LISTEN_TLS", "true"),
+        ("SENTINEL_PROXY_TLS_CERT_FILE", "/c.pem"),
+        ("SENTINEL_PROXY_UPSTREAM_TLS", "true"),
+        ("SENTINEL_PROXY_UPSTREAM_TLS_VERIFY", "none"),
+        ("SENTINEL_PROXY_UPSTREAM_TLS_PORT", "6380"),
+    ])
+    .unwrap();
+    assert!(c.tls.listen_tls && c.tls.upstream);
+    assert_eq!(c.tls.upstream_verify, Verify::None);
+    assert_eq!(c.tls.upstream_port, Some(6380));
+}

@@ -2,6 +2,8 @@
 //! and small raw-socket helpers for asserting on bytes.
 #![allow(dead_code)]
 
+pub mod certs;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -532,4 +534,90 @@ pub fn require_redis(min: (u32, u32)) -> (u32, u32, u32) {
         v.2
     );
     v
+}
+
+/// A lab whose nodes and Sentinels speak only TLS to the proxy (their certificate `node`, signed
+/// by `pki`, is also the one they require of clients).
+pub fn tls_lab_options(pki: &certs::TestPki, opts: LabOptions) -> LabOptions {
+    let node = pki.leaf("node", 2035);
+    LabOptions {
+        tls: Some(sentinel_bench::lab::LabTls {
+            ca: pki.ca.clone(),
+            cert: node.cert,
+            key: node.key,
+        }),
+        ..opts
+    }
+}
+
+/// A proxy config for a TLS `lab`: TLS to the nodes and Sentinels (CA checked, name too: the
+/// certificates are for 127.0.0.1) with the client certificate `client`; listeners plain.
+pub fn tls_upstream_config(lab: &Lab, pki: &certs::TestPki, client: &certs::Leaf) -> Config {
+    let mut c = config_for(lab);
+    c.tls.upstream = true;
+    c.tls.sentinel = true;
+    c.tls.upstream_ca_file = Some(pki.ca.clone());
+    c.tls.upstream_cert_file = Some(client.cert.clone());
+    c.tls.upstream_key_file = Some(client.key.clone());
+    c
+}
+
+/// The master listener speaks TLS with `server` (cert and key in one PEM, as HAProxy reads it).
+pub fn with_tls_listener(mut c: Config, server: &certs::Leaf) -> Config {
+    c.tls.listen_tls = true;
+    c.tls.cert_file = Some(server.combined.clone());
+    c
+}
+
+/// A TLS client trusting `ca`, presenting `cert` when given.
+pub fn tls_client(
+    ca: &std::path::Path,
+    cert: Option<&certs::Leaf>,
+) -> sentinel_proxy_core::tls::Dialer {
+    let s = sentinel_proxy_core::config::TlsSettings {
+        upstream: true,
+        upstream_ca_file: Some(ca.to_path_buf()),
+        upstream_cert_file: cert.map(|c| c.cert.clone()),
+        upstream_key_file: cert.map(|c| c.key.clone()),
+        ..Default::default()
+    };
+    sentinel_proxy_core::tls::Dialer::from_settings(&s, sentinel_proxy_core::tls::Side::Upstream)
+        .expect("test certificates load")
+}
+
+/// Connect `dialer` to `addr` and run one command; its reply, or what failed.
+pub async fn tls_command(
+    dialer: &sentinel_proxy_core::tls::Dialer,
+    addr: SocketAddr,
+    args: &[&[u8]],
+) -> Result<redis_protocol::resp2::types::BytesFrame, sentinel_proxy_core::control::conn::ConnError>
+{
+    let mut c = sentinel_proxy_core::control::conn::RespConn::connect_with(
+        dialer,
+        addr,
+        Duration::from_secs(5),
+    )
+    .await?;
+    tokio::time::timeout(Duration::from_secs(10), c.command(args))
+        .await
+        .map_err(|_| {
+            sentinel_proxy_core::control::conn::ConnError::Timeout(Duration::from_secs(10))
+        })?
+}
+
+/// The value of the sample `name{labels}` on the admin listener's /metrics (labels as
+/// rendered, e.g. `reason="unknown_ca",side="client"`), 0 when absent.
+pub async fn metric(admin: SocketAddr, name: &str, labels: &str) -> f64 {
+    let (_, body) = http_get(admin, "/metrics").await;
+    let want = if labels.is_empty() {
+        name.to_string()
+    } else {
+        format!("{name}{{{labels}}}")
+    };
+    body.lines()
+        .find_map(|l| {
+            let (k, v) = l.rsplit_once(' ')?;
+            (k == want).then(|| v.parse().ok()).flatten()
+        })
+        .unwrap_or(0.0)
 }

@@ -178,7 +178,17 @@ pub fn server_config(s: &TlsSettings) -> Result<Loaded<ServerConfig>, TlsError> 
             message: "is not set".into(),
         })?;
     let chain = certs_of(cert_file)?;
-    let key = key_of(files.get("tls_key_file").unwrap_or(cert_file))?;
+    let key = match files.get("tls_key_file") {
+        Some(k) => key_of(k)?,
+        // As HAProxy does: the key in the crt file, else in FILE.key beside it.
+        None => key_of(cert_file).or_else(|e| {
+            let beside = PathBuf::from(format!("{}.key", cert_file.1.display()));
+            match std::fs::read(&beside) {
+                Ok(bytes) => key_of(("tls_cert_file", &beside, &bytes)),
+                Err(_) => Err(e),
+            }
+        })?,
+    };
     let mut expiries = vec![("server", not_after(&chain[0]).unwrap_or(i64::MAX))];
     let provider = provider();
     let builder = ServerConfig::builder_with_provider(provider.clone())

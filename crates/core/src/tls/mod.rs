@@ -157,7 +157,37 @@ pub struct Dialer {
     server_name: Option<ServerName<'static>>,
 }
 
+impl std::fmt::Debug for Dialer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dialer")
+            .field("tls", &self.tls.is_some())
+            .field("side", &self.side)
+            .field("port", &self.port)
+            .field("server_name", &self.server_name)
+            .finish()
+    }
+}
+
 impl Dialer {
+    /// A TLS dialer from the upstream_tls_* settings (CA, client certificate, verification,
+    /// server name, port): what the proxy uses, and what tools use as a TLS client.
+    pub fn from_settings(s: &TlsSettings, side: Side) -> Result<Dialer, TlsError> {
+        let loaded = certs::client_config(s)?;
+        Ok(Dialer {
+            tls: Some(Arc::new(ArcSwap::new(loaded.config))),
+            side,
+            port: if side == Side::Upstream {
+                s.upstream_port
+            } else {
+                None
+            },
+            server_name: s
+                .upstream_server_name
+                .as_deref()
+                .and_then(|n| ServerName::try_from(n.to_string()).ok()),
+        })
+    }
+
     pub fn plain(side: Side) -> Dialer {
         Dialer {
             tls: None,
@@ -387,5 +417,92 @@ fn check<T>(
             *failed = certs::fingerprint(files).ok();
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sentinel announces the plain port; with upstream_tls_port every node is dialled on its
+    /// TLS port instead, and only for the upstream side.
+    #[test]
+    fn upstream_tls_port_maps_every_announced_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let ca_file = dir.path().join("ca.pem");
+        std::fs::write(&ca_file, ca.cert.pem()).unwrap();
+        let s = TlsSettings {
+            upstream: true,
+            sentinel: true,
+            upstream_port: Some(6380),
+            upstream_ca_file: Some(ca_file),
+            ..Default::default()
+        };
+        let tls = Tls::load(&s, Duration::from_secs(1)).unwrap();
+        let announced: SocketAddr = "10.0.0.7:6379".parse().unwrap();
+        assert_eq!(
+            tls.upstream.dial_addr(announced),
+            "10.0.0.7:6380".parse().unwrap()
+        );
+        assert_eq!(tls.sentinel.dial_addr(announced), announced);
+        assert!(tls.acceptor.is_none());
+        assert_eq!(
+            Dialer::plain(Side::Upstream).dial_addr(announced),
+            announced
+        );
+    }
+
+    /// A missing or broken file stops the start with the key and the path in the message.
+    #[test]
+    fn unusable_files_name_the_key_and_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.pem");
+        let s = TlsSettings {
+            listen_tls: true,
+            cert_file: Some(missing.clone()),
+            ..Default::default()
+        };
+        let e = Tls::load(&s, Duration::from_secs(1))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("tls_cert_file") && e.contains("nope.pem"), "{e}");
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "not a certificate\n").unwrap();
+        let s = TlsSettings {
+            listen_tls: true,
+            cert_file: Some(junk),
+            ..Default::default()
+        };
+        let e = Tls::load(&s, Duration::from_secs(1))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("holds no certificate"), "{e}");
+        // A certificate without its key (not in the file, no tls_key_file, no FILE.key).
+        let c = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let cert_only = dir.path().join("cert-only.pem");
+        std::fs::write(&cert_only, c.cert.pem()).unwrap();
+        let s = TlsSettings {
+            listen_tls: true,
+            cert_file: Some(cert_only.clone()),
+            ..Default::default()
+        };
+        let e = Tls::load(&s, Duration::from_secs(1))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("holds no private key"), "{e}");
+        // HAProxy's fallback: the key in FILE.key beside the certificate.
+        std::fs::write(
+            dir.path().join("cert-only.pem.key"),
+            c.signing_key.serialize_pem(),
+        )
+        .unwrap();
+        assert!(Tls::load(&s, Duration::from_secs(1))
+            .unwrap()
+            .acceptor
+            .is_some());
     }
 }

@@ -288,3 +288,150 @@ impl AsyncWrite for Stream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// A TLS pair over loopback: (client side, server side), handshakes done.
+    async fn pair() -> (Stream, Stream) {
+        let ca = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let der = rustls::pki_types::CertificateDer::from(ca.cert.der().to_vec());
+        let key =
+            rustls::pki_types::PrivateKeyDer::try_from(ca.signing_key.serialize_der()).unwrap();
+        let provider = super::super::certs::provider();
+        let server = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![der.clone()], key)
+            .unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(der).unwrap();
+        let client = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let accept = tokio::spawn(async move {
+            let (tcp, _) = l.accept().await.unwrap();
+            tcp.set_nodelay(true).unwrap();
+            let s = socket2::SockRef::from(&tcp);
+            s.set_send_buffer_size(32 * 1024).unwrap();
+            let tls = tokio_rustls::TlsAcceptor::from(Arc::new(server))
+                .accept(tcp)
+                .await
+                .unwrap();
+            let (tcp, conn) = tls.into_inner();
+            Stream::Tls(Box::new(TlsConn::new(tcp, conn)))
+        });
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        tcp.set_nodelay(true).unwrap();
+        socket2::SockRef::from(&tcp)
+            .set_recv_buffer_size(32 * 1024)
+            .unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(client))
+            .connect(name, tcp)
+            .await
+            .unwrap();
+        let (tcp, conn) = tls.into_inner();
+        let c = Stream::Tls(Box::new(TlsConn::new(tcp, conn)));
+        (c, accept.await.unwrap())
+    }
+
+    /// What the data path's write loops rely on: plaintext taken is queued until the socket
+    /// drains, `pending_output` says so, `flush_now` answers WouldBlock meanwhile, and every
+    /// byte arrives once the peer reads and the writer flushes.
+    #[tokio::test]
+    async fn taken_plaintext_stays_pending_until_flushed() {
+        let (mut client, mut server) = pair().await;
+        let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 253) as u8).collect();
+        let mut off = 0;
+        let mut blocked = false;
+        while off < data.len() {
+            match server.try_write(&data[off..]) {
+                Ok(n) => off += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    blocked = true;
+                    break;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(blocked, "a peer that does not read must block the writer");
+        assert!(
+            server.pending_output(),
+            "taken but unsent bytes are reported"
+        );
+        assert_eq!(
+            server.flush_now().unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            let mut buf = BytesMut::with_capacity(64 * 1024);
+            while got.len() < 1_000_000 {
+                buf.clear();
+                match client.read_now(&mut buf) {
+                    Ok(0) => break,
+                    Ok(_) => got.extend_from_slice(&buf),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        std::future::poll_fn(|cx| client.poll_read_ready(cx))
+                            .await
+                            .unwrap();
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            got
+        });
+        while off < data.len() || server.pending_output() {
+            let r = if off < data.len() {
+                server.try_write(&data[off..])
+            } else {
+                server.flush_now().map(|()| 0)
+            };
+            match r {
+                Ok(n) => off += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => server.writable().await.unwrap(),
+                Err(e) => panic!("{e}"),
+            }
+        }
+        let got = tokio::time::timeout(std::time::Duration::from_secs(10), reader)
+            .await
+            .expect("every byte arrives")
+            .unwrap();
+        assert_eq!(got.len(), data.len());
+        assert!(got == data, "bytes differ");
+    }
+
+    /// A close from the peer (close_notify) ends the stream for a reader waiting on readiness,
+    /// even when no more TCP data will come.
+    #[tokio::test]
+    async fn close_notify_reads_as_the_end() {
+        let (mut client, mut server) = pair().await;
+        server.write_all_flush(b"+OK\r\n").await.unwrap();
+        server.shutdown().await.unwrap();
+        let mut buf = BytesMut::with_capacity(1024);
+        let mut got = Vec::new();
+        loop {
+            std::future::poll_fn(|cx| client.poll_read_ready(cx))
+                .await
+                .unwrap();
+            match client.read_now(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => {
+                    got.extend_from_slice(&buf);
+                    buf.clear();
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(got, b"+OK\r\n");
+    }
+}
