@@ -393,3 +393,39 @@ async fn plain_and_tls_listeners_run_side_by_side() {
     assert!(!reply.starts_with(b"+PONG"), "{reply:?}");
     p.stop().await;
 }
+
+/// Redis and Sentinel require a client certificate by default (`tls-auth-clients yes`).
+/// Without one the proxy is refused; in TLS 1.3 the refusal comes after the client's side of the
+/// handshake, and is still counted as a handshake failure with its reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_client_certificate_is_counted_with_its_reason() {
+    let pki = TestPki::new("nocert");
+    let lab = lab(tls_lab_options(
+        &pki,
+        LabOptions {
+            replicas: 0,
+            sentinels: 1,
+            quorum: 1,
+            ..LabOptions::default()
+        },
+    ))
+    .await;
+    let client = pki.leaf("proxy", 2035);
+    let mut c = tls_upstream_config(&lab, &pki, &client);
+    c.tls.upstream_cert_file = None;
+    c.tls.upstream_key_file = None;
+    let p = sentinel_proxy_core::start(c).await.expect("starts");
+    let admin = p.bound.admin.unwrap();
+    eventually("the Sentinels' refusals counted", || async {
+        let n = metric(
+            admin,
+            "sentinel_proxy_tls_handshake_failures_total",
+            "side=\"sentinel\",reason=\"no_client_cert\"",
+        )
+        .await;
+        (n >= 1.0).then_some(())
+    })
+    .await;
+    assert!(p.route().load().serving_master().is_none());
+    p.stop().await;
+}

@@ -129,7 +129,7 @@ impl Acceptor {
             Ok(Ok(tls)) => {
                 counter!(m::TLS_HANDSHAKES, "side" => "client").increment(1);
                 let (tcp, conn) = tls.into_inner();
-                Ok(Stream::Tls(Box::new(TlsConn::new(tcp, conn))))
+                Ok(Stream::Tls(Box::new(TlsConn::new(tcp, conn, Side::Client))))
             }
             Ok(Err(e)) => {
                 let reason = failure_reason(&e);
@@ -229,7 +229,7 @@ impl Dialer {
             Ok(Ok(tls)) => {
                 counter!(m::TLS_HANDSHAKES, "side" => self.side.as_str()).increment(1);
                 let (tcp, conn) = tls.into_inner();
-                Ok(Stream::Tls(Box::new(TlsConn::new(tcp, conn))))
+                Ok(Stream::Tls(Box::new(TlsConn::new(tcp, conn, self.side))))
             }
             Ok(Err(e)) => {
                 let reason = failure_reason(&e);

@@ -35,6 +35,8 @@ pub struct TlsConn {
     plain: usize,
     /// The peer closed (close_notify or the end of the TCP stream).
     closed: bool,
+    /// Which hop this is, for the handshake failures only TLS 1.3 reports after the handshake.
+    side: super::Side,
 }
 
 /// `std::io` over the socket without blocking: what rustls reads from and writes to.
@@ -61,7 +63,11 @@ fn tls_error(e: rustls::Error) -> io::Error {
 
 impl TlsConn {
     /// A connection whose handshake is done (plaintext may already be buffered).
-    pub(crate) fn new(tcp: TcpStream, conn: impl Into<rustls::Connection>) -> TlsConn {
+    pub(crate) fn new(
+        tcp: TcpStream,
+        conn: impl Into<rustls::Connection>,
+        side: super::Side,
+    ) -> TlsConn {
         let mut conn: rustls::Connection = conn.into();
         conn.set_buffer_limit(Some(TLS_SEND_LIMIT));
         // Requests sent right after the client's Finished may be decrypted already.
@@ -73,6 +79,7 @@ impl TlsConn {
             buffered: plain > 0 || state.as_ref().is_some_and(|s| s.peer_has_closed()),
             plain,
             closed: state.is_some_and(|s| s.peer_has_closed()),
+            side,
         }
     }
 
@@ -113,7 +120,18 @@ impl TlsConn {
             // Alerts and post-handshake messages (key updates, tickets) go out now, or with
             // the next write when the socket is full.
             let _ = self.flush();
-            let state = state.map_err(tls_error)?;
+            let state = state.map_err(|e| {
+                // In TLS 1.3 a server that refuses our certificate (or its absence) says so
+                // after the client's side of the handshake is done: count it as the handshake
+                // failure it is.
+                if let rustls::Error::AlertReceived(_) = &e {
+                    let reason = super::failure_reason(&tls_error(e.clone()));
+                    if reason != "protocol" {
+                        super::count_failure(self.side, reason);
+                    }
+                }
+                tls_error(e)
+            })?;
             self.plain = state.plaintext_bytes_to_read();
             // The end of the TCP stream without close_notify is an end like any other: Redis
             // clients close that way all the time.
@@ -326,7 +344,7 @@ mod tests {
                 .await
                 .unwrap();
             let (tcp, conn) = tls.into_inner();
-            Stream::Tls(Box::new(TlsConn::new(tcp, conn)))
+            Stream::Tls(Box::new(TlsConn::new(tcp, conn, crate::tls::Side::Client)))
         });
         let tcp = TcpStream::connect(addr).await.unwrap();
         tcp.set_nodelay(true).unwrap();
@@ -339,7 +357,11 @@ mod tests {
             .await
             .unwrap();
         let (tcp, conn) = tls.into_inner();
-        let c = Stream::Tls(Box::new(TlsConn::new(tcp, conn)));
+        let c = Stream::Tls(Box::new(TlsConn::new(
+            tcp,
+            conn,
+            crate::tls::Side::Upstream,
+        )));
         (c, accept.await.unwrap())
     }
 
