@@ -16,6 +16,9 @@
 //!                  buffers.rs read buffers · queue.rs inline-first FIFO ·
 //!                  pipe.rs shared upstream pipelines (multiplexed mode) ·
 //!                  classify.rs which commands may share one
+//! tls/             stream.rs plain or TLS connections behind one readiness   (edges)
+//!                  interface · mod.rs acceptor, dialers, certificate reloads ·
+//!                  certs.rs PEM files into rustls configurations
 //! ```
 //! The data path never talks to Sentinels and the control plane never touches client bytes:
 //! they meet only in [`route`]. docs/architecture.md tells the life of a request.
