@@ -18,6 +18,23 @@
 //! | `timeout connect` | `timeouts.connect` |
 //! | `timeout tunnel`, else the shorter of `timeout client` / `timeout server` | `timeouts.client_idle` (`0` = never) |
 //! | `maxconn` (global / ft_redis_master) | `limits.max_clients` |
+//! | `bind ADDR ssl crt FILE` as the first bind of ft_redis_master / ft_redis_slave | `listen_tls` / `replica_listen_tls`, `tls_cert_file` (chain and key: `tls_key_file` unset) |
+//! | a plain first bind and a later `ssl crt FILE` bind in the same frontend | `listen` + `tls_listen` / `replica_listen` + `tls_replica_listen` |
+//! | `ca-file F verify required` on the ssl binds | `tls_client_ca_file` |
+//! | `server ... ssl` in bk_redis_master / bk_redis_slave (every server alike) | `upstream_tls`, `upstream_tls_port` (their common port) |
+//! | their `verify none` / `verify required` with `sni str(N)` or `verifyhost N` / `verify required` without | `upstream_tls_verify` none / full / ca |
+//! | their `ca-file`, `crt`, `sni str(N)` (else `verifyhost N`) | `upstream_tls_ca_file`, `upstream_tls_cert_file`, `upstream_tls_server_name` |
+//! | `tcp-check connect ssl` in check_if_redis_is_master_* (or `check-ssl` / `ssl` on their servers where HAProxy's checks use it: no explicit plain `tcp-check connect`) | `sentinel_tls` (with the same upstream_tls_* settings, from those server lines) |
+//!
+//! HAProxy's TLS defaults are followed (doc/configuration.txt of HAProxy 2.6, and its
+//! `ssl_sock.c`): a bind's `verify` is `none`, so a `ca-file` alone asks clients for nothing
+//! (sentinel-proxy refuses that, and `verify optional`); a server's `verify` is `required`
+//! unless `global ssl-server-verify none`, and `verify required` without `ca-file` is refused
+//! (HAProxy does not start either); the server's certificate name is checked only against its
+//! `sni` or `verifyhost` (else the chain alone: `ca`). What has no equivalent and is safe to
+//! drop (ciphers, curves, ssl-min-ver TLSv1.2, alpn, ...) is a warning; what would weaken the
+//! check (crl-file, TLS 1.3-only settings) or needs more than one certificate (crt-list, a crt
+//! directory, different crt files) is refused naming the line ([`crate::cfg`]).
 //!
 //! Everything else keeps sentinel-proxy's defaults. Lines the reader does not act on are logged
 //! once at startup ([`log_notes`]).
@@ -294,13 +311,40 @@ pub fn convert(h: &HaproxyConfig) -> Result<(Config, Vec<String>), CompatError> 
     let mut c = Config::for_sentinels(h.sentinels.clone(), &h.master_name);
     c.shutdown.timeout = HAPROXY_MODE_SHUTDOWN_TIMEOUT;
 
-    c.listen =
-        first_bind("frontend ft_redis_master", &h.master_bind, &mut warnings).ok_or_else(|| {
+    let master =
+        listener("frontend ft_redis_master", &h.master_bind, &mut warnings).ok_or_else(|| {
             CompatError::Convert(
                 "frontend ft_redis_master has no bind line; add `bind [::]:6379 v4v6`".into(),
             )
         })?;
-    c.replica_listen = first_bind("frontend ft_redis_slave", &h.replica_bind, &mut warnings);
+    (c.listen, c.tls.listen_tls, c.tls.tls_listen) = master;
+    if let Some((addr, tls, extra)) =
+        listener("frontend ft_redis_slave", &h.replica_bind, &mut warnings)
+    {
+        c.replica_listen = Some(addr);
+        (c.tls.replica_listen_tls, c.tls.tls_replica_listen) = (tls, extra);
+    }
+    // The reader made every ssl bind present the same crt and ca-file.
+    if let Some(t) = h
+        .master_bind
+        .iter()
+        .chain(&h.replica_bind)
+        .find_map(|b| b.tls.as_ref())
+    {
+        // HAProxy's crt holds the chain and the key: tls_key_file stays unset.
+        c.tls.cert_file = Some(t.crt.clone());
+        c.tls.client_ca_file = t.client_ca_file.clone();
+    }
+    // The reader made the nodes' and the Sentinels' TLS the same where both have it.
+    c.tls.upstream = h.node_tls.is_some();
+    c.tls.upstream_port = h.node_tls_port.filter(|_| c.tls.upstream);
+    c.tls.sentinel = h.sentinel_tls.is_some();
+    if let Some(t) = h.node_tls.as_ref().or(h.sentinel_tls.as_ref()) {
+        c.tls.upstream_verify = t.verify;
+        c.tls.upstream_ca_file = t.ca_file.clone();
+        c.tls.upstream_cert_file = t.crt.clone();
+        c.tls.upstream_server_name = t.server_name.clone();
+    }
     c.admin_listen = first_bind(
         "the prometheus-exporter frontend",
         &h.metrics_bind,
@@ -365,6 +409,55 @@ fn secret(user: &Option<String>, password: &Option<String>) -> Option<Secret> {
     })
 }
 
+/// A client listener from its frontend's binds: the first one, TLS or not; when that one is
+/// plain, the first `ssl` bind too, as the extra TLS listener beside it (`tls_listen`).
+/// Other binds are named in a warning. `(address, it speaks TLS, the extra TLS listener)`.
+fn listener(
+    what: &str,
+    binds: &[Bind],
+    warnings: &mut Vec<String>,
+) -> Option<(SocketAddr, bool, Option<SocketAddr>)> {
+    let first = binds.first()?;
+    let extra = match first.tls {
+        Some(_) => None,
+        None => binds[1..].iter().find(|b| b.tls.is_some()),
+    };
+    let used = |b: &&Bind| std::ptr::eq(*b, first) || extra.is_some_and(|e| std::ptr::eq(*b, e));
+    let others: Vec<String> = binds
+        .iter()
+        .filter(|b| !used(b))
+        .map(|b| b.addr.to_string())
+        .collect();
+    if !others.is_empty() {
+        let on = match extra {
+            Some(e) => format!(
+                "the first, {}, and the first ssl one, {}",
+                first.addr, e.addr
+            ),
+            None => format!("the first, {}", first.addr),
+        };
+        warnings.push(format!(
+            "{what} has {} bind addresses; sentinel-proxy listens on {on}, and not on {}",
+            binds.len(),
+            others.join(", ")
+        ));
+    }
+    for b in std::iter::once(first).chain(extra) {
+        v6only_warning(what, b, warnings);
+    }
+    Some((first.addr, first.tls.is_some(), extra.map(|b| b.addr)))
+}
+
+fn v6only_warning(what: &str, b: &Bind, warnings: &mut Vec<String>) {
+    if b.v6only && b.addr.ip().is_unspecified() {
+        warnings.push(format!(
+            "{what}: bind {} v6only: sentinel-proxy listens dual-stack on [::], so IPv4 clients \
+             are accepted too",
+            b.addr
+        ));
+    }
+}
+
 /// The first bind of a listener; later ones are named in a warning (one address per listener).
 fn first_bind(what: &str, binds: &[Bind], warnings: &mut Vec<String>) -> Option<SocketAddr> {
     let first = binds.first()?;
@@ -377,13 +470,7 @@ fn first_bind(what: &str, binds: &[Bind], warnings: &mut Vec<String>) -> Option<
             others.join(", ")
         ));
     }
-    if first.v6only && first.addr.ip().is_unspecified() {
-        warnings.push(format!(
-            "{what}: bind {} v6only: sentinel-proxy listens dual-stack on [::], so IPv4 clients \
-             are accepted too",
-            first.addr
-        ));
-    }
+    v6only_warning(what, first, warnings);
     Some(first.addr)
 }
 
@@ -391,7 +478,13 @@ fn first_bind(what: &str, binds: &[Bind], warnings: &mut Vec<String>) -> Option<
 /// An IPv6 wildcard listens dual-stack, so it takes the IPv4 addresses of its port too.
 fn check_distinct(c: &Config) -> Result<(), CompatError> {
     let mut addrs: Vec<(&str, SocketAddr)> = vec![("ft_redis_master", c.listen)];
+    addrs.extend(c.tls.tls_listen.map(|a| ("ft_redis_master (ssl)", a)));
     addrs.extend(c.replica_listen.map(|a| ("ft_redis_slave", a)));
+    addrs.extend(
+        c.tls
+            .tls_replica_listen
+            .map(|a| ("ft_redis_slave (ssl)", a)),
+    );
     addrs.extend(
         c.admin_listen
             .map(|a| ("the prometheus-exporter frontend", a)),
@@ -473,6 +566,7 @@ pub async fn haproxy_signals() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sentinel_proxy_core::config::Verify;
     use std::collections::HashMap;
     use std::time::Duration;
 
@@ -604,6 +698,265 @@ mod tests {
                 && warnings[0].contains("127.0.0.1:7379, 127.0.0.1:7380"),
             "{}",
             warnings[0]
+        );
+    }
+
+    /// Every TLS combination the reader accepts makes a configuration the library runs with.
+    fn convert_runnable(text: &str) -> (Config, Vec<String>) {
+        let (c, warnings) = convert_text(text, &no_env);
+        c.check_runnable()
+            .unwrap_or_else(|e| panic!("check_runnable: {e}\n{text}"));
+        (c, warnings)
+    }
+
+    /// The nodes' server lines of both bk_redis_* backends with these options.
+    fn tls_nodes(text: &str, opts: &str) -> String {
+        text.replace(
+            "check inter 1s fall 1 rise 1\n",
+            &format!("check inter 1s fall 1 rise 1 {opts}\n"),
+        )
+    }
+
+    /// The Sentinels' server lines with these options.
+    fn tls_sentinels(text: &str, opts: &str) -> String {
+        text.replace(
+            ":26379 check inter 1s\n",
+            &format!(":26379 check inter 1s {opts}\n"),
+        )
+    }
+
+    #[test]
+    fn tls_listeners_map_to_listen_tls_and_replica_listen_tls() {
+        // ft_redis_slave only.
+        let text = CHART_FULL.replace(
+            "bind [::]:6380 v4v6",
+            "bind [::]:6380 ssl crt /tls/r.pem v4v6",
+        );
+        let (c, warnings) = convert_runnable(&text);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert!(!c.tls.listen_tls && c.tls.replica_listen_tls);
+        assert_eq!(c.replica_listen, Some(addr("[::]:6380")));
+        assert_eq!(c.tls.cert_file, Some(PathBuf::from("/tls/r.pem")));
+        // Both, with client certificates.
+        let opts = "ssl crt /tls/r.pem ca-file /tls/clients.pem verify required v4v6";
+        let text = CHART_FULL
+            .replace("bind [::]:6379 v4v6", &format!("bind [::]:6379 {opts}"))
+            .replace("bind [::]:6380 v4v6", &format!("bind [::]:6380 {opts}"));
+        let (c, _) = convert_runnable(&text);
+        assert!(c.tls.listen_tls && c.tls.replica_listen_tls);
+        assert_eq!(
+            c.tls.client_ca_file,
+            Some(PathBuf::from("/tls/clients.pem"))
+        );
+        assert_eq!((c.tls.tls_listen, c.tls.tls_replica_listen), (None, None));
+        // Nothing else changes.
+        assert_eq!(c.listen, addr("[::]:6379"));
+        assert_eq!(c.admin_listen, Some(addr("[::]:9101")));
+        assert!(!c.tls.upstream && !c.tls.sentinel);
+    }
+
+    /// A plain bind and an ssl one in one frontend: the plain listener and a TLS one beside it
+    /// (tls_listen), e.g. while clients move to TLS.
+    #[test]
+    fn a_plain_and_an_ssl_bind_listen_side_by_side() {
+        let text = CHART_FULL
+            .replace(
+                "  bind [::]:6379 v4v6\n",
+                "  bind [::]:6379 v4v6\n  bind [::]:6390 ssl crt /tls/r.pem v4v6\n",
+            )
+            .replace(
+                "  bind [::]:6380 v4v6\n",
+                "  bind [::]:6380 v4v6\n  bind [::]:6391 ssl crt /tls/r.pem v4v6\n",
+            );
+        let (c, warnings) = convert_runnable(&text);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(c.listen, addr("[::]:6379"));
+        assert!(!c.tls.listen_tls);
+        assert_eq!(c.tls.tls_listen, Some(addr("[::]:6390")));
+        assert_eq!(c.replica_listen, Some(addr("[::]:6380")));
+        assert!(!c.tls.replica_listen_tls);
+        assert_eq!(c.tls.tls_replica_listen, Some(addr("[::]:6391")));
+        assert_eq!(c.tls.cert_file, Some(PathBuf::from("/tls/r.pem")));
+        // A third bind is not listened on, as before.
+        let text = text.replace(
+            "  bind [::]:6390 ssl crt /tls/r.pem v4v6\n",
+            "  bind [::]:6390 ssl crt /tls/r.pem v4v6\n  bind 127.0.0.1:7000\n",
+        );
+        let (c, warnings) = convert_runnable(&text);
+        assert_eq!(c.tls.tls_listen, Some(addr("[::]:6390")));
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("the first ssl one, [::]:6390")
+                && warnings[0].contains("not on 127.0.0.1:7000"),
+            "{}",
+            warnings[0]
+        );
+        // An ssl bind first: that one is the listener; a plain one after it is not used.
+        let text = CHART_FULL.replace(
+            "  bind [::]:6379 v4v6\n",
+            "  bind [::]:6379 ssl crt /tls/r.pem v4v6\n  bind [::]:6390 v4v6\n",
+        );
+        let (c, warnings) = convert_runnable(&text);
+        assert!(c.tls.listen_tls);
+        assert_eq!(c.tls.tls_listen, None);
+        assert!(warnings[0].contains("not on [::]:6390"), "{warnings:?}");
+        // The TLS listener takes its port like any other.
+        let text = CHART_FULL.replace(
+            "  bind [::]:6379 v4v6\n",
+            "  bind [::]:7000 v6only\n  bind 0.0.0.0:7000 ssl crt /tls/r.pem\n",
+        );
+        let h = cfg::parse(&text, &no_env).unwrap();
+        let e = convert(&h).unwrap_err().to_string();
+        assert!(
+            e.contains("ft_redis_master (ssl) binds 0.0.0.0:7000") && e.contains("own port"),
+            "{e}"
+        );
+    }
+
+    /// upstream_tls_verify, then the ca, cert and server name it goes with.
+    type Upstream = (
+        Verify,
+        Option<&'static str>,
+        Option<&'static str>,
+        Option<&'static str>,
+    );
+
+    #[test]
+    fn server_ssl_maps_to_upstream_tls() {
+        let cases: &[(&str, Upstream)] = &[
+            ("ssl verify none", (Verify::None, None, None, None)),
+            (
+                "ssl ca-file /tls/ca.pem",
+                (Verify::Ca, Some("/tls/ca.pem"), None, None),
+            ),
+            (
+                "ssl verify required ca-file /tls/ca.pem crt /tls/client.pem",
+                (
+                    Verify::Ca,
+                    Some("/tls/ca.pem"),
+                    Some("/tls/client.pem"),
+                    None,
+                ),
+            ),
+            (
+                "ssl ca-file /tls/ca.pem sni str(redis.example)",
+                (
+                    Verify::Full,
+                    Some("/tls/ca.pem"),
+                    None,
+                    Some("redis.example"),
+                ),
+            ),
+            (
+                "ssl ca-file /tls/ca.pem verifyhost redis.example",
+                (
+                    Verify::Full,
+                    Some("/tls/ca.pem"),
+                    None,
+                    Some("redis.example"),
+                ),
+            ),
+        ];
+        for (opts, (verify, ca, crt, name)) in cases {
+            let (c, warnings) = convert_runnable(&tls_nodes(CHART_FULL, opts));
+            assert!(warnings.is_empty(), "{opts}: {warnings:?}");
+            let t = &c.tls;
+            assert!(t.upstream && !t.sentinel, "{opts}");
+            assert_eq!(t.upstream_verify, *verify, "{opts}");
+            assert_eq!(t.upstream_ca_file.as_deref(), ca.map(Path::new), "{opts}");
+            assert_eq!(
+                t.upstream_cert_file.as_deref(),
+                crt.map(Path::new),
+                "{opts}"
+            );
+            assert_eq!(t.upstream_key_file, None, "{opts}");
+            assert_eq!(t.upstream_server_name.as_deref(), *name, "{opts}");
+            // HAProxy connects to the server lines' port: the nodes' TLS port.
+            assert_eq!(t.upstream_port, Some(6379), "{opts}");
+            // The client side stays plain.
+            assert!(!t.serves_tls(), "{opts}");
+        }
+        // The global default.
+        let text = format!(
+            "global\n  ssl-server-verify none\n{}",
+            tls_nodes(CHART_FULL, "ssl")
+        );
+        let (c, _) = convert_runnable(&text);
+        assert_eq!(c.tls.upstream_verify, Verify::None);
+        // The TLS port when it is not the one Sentinel announces (the chart's redis.tlsPort).
+        let text = tls_nodes(CHART_FULL, "ssl verify none").replace(":6379 check", ":6385 check");
+        let (c, _) = convert_runnable(&text);
+        assert_eq!(c.tls.upstream_port, Some(6385));
+    }
+
+    /// The chart's check backends connect with a bare `tcp-check connect`, which HAProxy makes
+    /// a plain TCP connection whatever the server line says: `tcp-check connect ssl` turns
+    /// TLS on for the Sentinels.
+    fn tls_sentinel_checks(text: &str) -> String {
+        let bare =
+            "  option tcp-check\n  tcp-check connect\n  tcp-check send \"AUTH ${SENTINELAUTH}\"";
+        assert_eq!(text.matches(bare).count(), 3);
+        text.replace(
+            bare,
+            "  option tcp-check\n  tcp-check connect ssl\n  tcp-check send \"AUTH ${SENTINELAUTH}\"",
+        )
+    }
+
+    #[test]
+    fn sentinel_ssl_maps_to_sentinel_tls() {
+        // Sentinels only: the upstream_tls_* settings come from their server lines.
+        let text = tls_sentinels(
+            &tls_sentinel_checks(CHART_FULL),
+            "ca-file /tls/ca.pem crt /tls/client.pem",
+        );
+        let (c, warnings) = convert_runnable(&text);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let t = &c.tls;
+        assert!(t.sentinel && !t.upstream);
+        assert_eq!(t.upstream_verify, Verify::Ca);
+        assert_eq!(t.upstream_ca_file, Some(PathBuf::from("/tls/ca.pem")));
+        assert_eq!(t.upstream_cert_file, Some(PathBuf::from("/tls/client.pem")));
+        assert_eq!(t.upstream_port, None);
+        // The Sentinel addresses stay the server lines' (their TLS port).
+        assert_eq!(c.sentinels.len(), 3);
+        assert!(c.sentinels.iter().all(|s| s.port == 26379));
+        // The CA from default-server.
+        let text = tls_sentinel_checks(CHART_FULL).replace(
+            "  tcp-check connect ssl\n",
+            "  default-server ca-file /tls/ca.pem\n  tcp-check connect ssl\n",
+        );
+        let (c, _) = convert_runnable(&text);
+        assert!(c.tls.sentinel && !c.tls.upstream);
+        assert_eq!(c.tls.upstream_ca_file, Some(PathBuf::from("/tls/ca.pem")));
+        // check-ssl under the chart's bare `tcp-check connect`: HAProxy checks in plain TCP,
+        // and so does sentinel-proxy, with a warning.
+        let text = tls_sentinels(CHART_FULL, "check-ssl verify none");
+        let h = cfg::parse(&text, &no_env).unwrap();
+        let tls_warnings: Vec<&String> = h
+            .warnings
+            .iter()
+            .filter(|w| w.contains("check-ssl"))
+            .collect();
+        // One per Sentinel server line (3 backends of 3).
+        assert_eq!(tls_warnings.len(), 9, "{:?}", h.warnings);
+        assert!(
+            tls_warnings[0].contains("'check-ssl' does not make the health checks use TLS")
+                && tls_warnings[0].contains("neither 'ssl' nor 'default'"),
+            "{}",
+            tls_warnings[0]
+        );
+        let (c, _) = convert_runnable(&text);
+        assert!(!c.tls.sentinel && !c.tls.dials_tls());
+        // Both, alike.
+        let opts = "ssl verify none crt /tls/client.pem";
+        let text = tls_sentinels(&tls_nodes(&tls_sentinel_checks(CHART_FULL), opts), opts);
+        let (c, _) = convert_runnable(&text);
+        assert!(c.tls.sentinel && c.tls.upstream);
+        assert_eq!(c.tls.upstream_verify, Verify::None);
+        assert_eq!(c.tls.upstream_ca_file, None);
+        assert_eq!(
+            c.tls.upstream_cert_file,
+            Some(PathBuf::from("/tls/client.pem"))
         );
     }
 
@@ -896,7 +1249,7 @@ mod tests {
         let bad = dir.path().join("bad.cfg");
         std::fs::write(
             &bad,
-            CHART_FULL.replace("bind [::]:6380 v4v6", "bind [::]:6380 ssl crt /x.pem"),
+            CHART_FULL.replace("bind [::]:6380 v4v6", "bind [::]:6380 ssl"),
         )
         .unwrap();
         let line = CHART_FULL

@@ -5,10 +5,10 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use super::directives::Cred;
+use super::directives::{describe_server_tls, Cred, ServerSpec};
 use super::lexing::Loc;
 use super::sections::{Kind, Parser, Roles, SecData, Section};
-use super::{Bind, ErrorKind, HaproxyCfgError, HaproxyConfig, HostPort, Timeouts};
+use super::{Bind, BindTls, ErrorKind, HaproxyCfgError, HaproxyConfig, HostPort, Timeouts};
 
 impl<'a> Parser<'a> {
     pub(super) fn assemble(
@@ -51,7 +51,7 @@ impl<'a> Parser<'a> {
                     ),
                 ));
             }
-            master_bind.extend(data[i].master_binds.iter().copied());
+            master_bind.extend(data[i].master_binds.iter().cloned());
         }
 
         // Sentinels, master name, Sentinel AUTH.
@@ -181,11 +181,64 @@ impl<'a> Parser<'a> {
             }
         }
 
+        // TLS to the nodes and the Sentinels: one way for all (sentinel-proxy has one set of
+        // upstream_tls_* settings).
+        let node_servers: Vec<&ServerSpec> = data
+            .iter()
+            .flat_map(|d| d.nodes.iter().chain(&d.replica_nodes))
+            .collect();
+        let node_ref = self.same_tls("Redis node", &node_servers)?;
+        let node_tls = node_ref.and_then(|s| s.tls.clone());
+        let mut node_tls_port = None;
+        if let (Some(first), Some(_)) = (node_ref, &node_tls) {
+            if let Some(other) = node_servers.iter().find(|s| s.addr.port != first.addr.port) {
+                self.warn(
+                    other.loc,
+                    format!(
+                        "server {} has port {} but server {} at {} has {}: sentinel-proxy \
+                         connects over TLS to the port Sentinel announces for each node (set \
+                         SENTINEL_PROXY_UPSTREAM_TLS_PORT for another)",
+                        other.name,
+                        other.addr.port,
+                        first.name,
+                        self.where_(first.loc),
+                        first.addr.port
+                    ),
+                );
+            } else {
+                node_tls_port = Some(first.addr.port);
+            }
+        }
+        let sentinel_servers: Vec<&ServerSpec> =
+            checks.iter().flat_map(|&i| &data[i].sentinels).collect();
+        let sentinel_ref = self.same_tls("Sentinel", &sentinel_servers)?;
+        let sentinel_tls = sentinel_ref.and_then(|s| s.tls.clone());
+        if let (Some(n), Some(s)) = (node_ref, sentinel_ref) {
+            if let (Some(nt), Some(st)) = (&n.tls, &s.tls) {
+                if nt != st {
+                    return Err(self.err(
+                        s.loc,
+                        ErrorKind::Inconsistent,
+                        format!(
+                            "the Sentinel server {} {}, but the Redis server {} at {} {}: \
+                             sentinel-proxy connects to the Sentinels with the Redis nodes' CA, \
+                             client certificate, verification and name; make them the same",
+                            s.name,
+                            describe_server_tls(&s.tls),
+                            n.name,
+                            self.where_(n.loc),
+                            describe_server_tls(&n.tls)
+                        ),
+                    ));
+                }
+            }
+        }
+
         // Other listeners.
         let collect = |pick: fn(&SecData) -> &Vec<(Bind, Loc)>| {
             let mut v: Vec<(Bind, Loc)> = Vec::new();
             for d in data {
-                v.extend(pick(d).iter().copied());
+                v.extend(pick(d).iter().cloned());
             }
             v
         };
@@ -207,6 +260,48 @@ impl<'a> Parser<'a> {
             }
             if let Some(p) = &d.metrics_path {
                 metrics_path.get_or_insert_with(|| p.clone());
+            }
+        }
+
+        // One certificate and one client CA for every TLS listener.
+        let mut first_tls: Option<(&BindTls, Loc)> = None;
+        for (b, loc) in master_bind.iter().chain(&replica_bind) {
+            let Some(t) = &b.tls else { continue };
+            let Some((f, at)) = first_tls else {
+                first_tls = Some((t, *loc));
+                continue;
+            };
+            if f.crt != t.crt {
+                return Err(self.err(
+                    *loc,
+                    ErrorKind::Unsupported,
+                    format!(
+                        "bind presents crt {}, but the bind at {} presents crt {}: \
+                         sentinel-proxy has one certificate for all its TLS listeners \
+                         (tls_cert_file); use the same crt on every ssl bind",
+                        t.crt.display(),
+                        self.where_(at),
+                        f.crt.display()
+                    ),
+                ));
+            }
+            if f.client_ca_file != t.client_ca_file {
+                let show = |c: &Option<std::path::PathBuf>| match c {
+                    Some(p) => format!("requires client certificates from ca-file {}", p.display()),
+                    None => "asks for no client certificate".to_string(),
+                };
+                return Err(self.err(
+                    *loc,
+                    ErrorKind::Unsupported,
+                    format!(
+                        "bind {}, but the bind at {} {}: sentinel-proxy checks client \
+                         certificates the same way on all its TLS listeners \
+                         (tls_client_ca_file); use the same ca-file and verify on every ssl bind",
+                        show(&t.client_ca_file),
+                        self.where_(at),
+                        show(&f.client_ca_file)
+                    ),
+                ));
             }
         }
 
@@ -288,9 +383,43 @@ impl<'a> Parser<'a> {
             timeouts,
             maxconn,
             sentinel_check_interval: inter,
+            node_tls,
+            node_tls_port,
+            sentinel_tls,
             ignored: std::mem::take(&mut self.ignored),
             warnings: std::mem::take(&mut self.warnings),
         })
+    }
+}
+
+impl Parser<'_> {
+    /// The first of `servers` when every one is reached the same way (TLS or not, and the
+    /// same TLS settings); else an error at the first that differs.
+    fn same_tls<'s>(
+        &self,
+        group: &str,
+        servers: &[&'s ServerSpec],
+    ) -> Result<Option<&'s ServerSpec>, HaproxyCfgError> {
+        let Some(&first) = servers.first() else {
+            return Ok(None);
+        };
+        if let Some(other) = servers.iter().find(|s| s.tls != first.tls) {
+            return Err(self.err(
+                other.loc,
+                ErrorKind::Inconsistent,
+                format!(
+                    "server {} {}, but server {} at {} {}: sentinel-proxy connects to every \
+                     {group} the same way; give their server lines the same ssl, verify, \
+                     ca-file, crt and sni (or none of them)",
+                    other.name,
+                    describe_server_tls(&other.tls),
+                    first.name,
+                    self.where_(first.loc),
+                    describe_server_tls(&first.tls)
+                ),
+            ));
+        }
+        Ok(Some(first))
     }
 }
 

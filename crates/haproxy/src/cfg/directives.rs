@@ -3,14 +3,16 @@
 //! carry the master name and the passwords.
 
 use std::borrow::Cow;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use sentinel_proxy_core::config::Verify;
 use sentinel_proxy_core::resp::{args, Limits, Mode, Scan, Scanner};
 
 use super::addresses::{is_tls_bind_option, parse_bind_addrs, parse_server_addr};
 use super::lexing::{Line, Loc, Seg, Word};
 use super::sections::{Disp, Parser, Roles, SecData, Section};
-use super::{time_value, Bind, ErrorKind, HaproxyCfgError, HostPort};
+use super::{time_value, Bind, BindTls, ErrorKind, HaproxyCfgError, HostPort, ServerTls};
 
 /// Credentials from an AUTH command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,12 +21,27 @@ pub(super) struct Cred {
     pub(super) pass: String,
 }
 
+/// The settings of a `server` line that `default-server` can give too.
 #[derive(Debug, Clone, Default)]
 pub(super) struct ServerDefaults {
     pub(super) inter: Option<Duration>,
     pub(super) check_port: Option<u16>,
     pub(super) check_addr: Option<String>,
-    pub(super) tls: bool,
+    /// `ssl`: traffic (and with it the health checks) over TLS.
+    pub(super) ssl: bool,
+    /// `check-ssl`: the health checks over TLS.
+    pub(super) check_ssl: bool,
+    /// `verify required` (`Some(true)`) or `verify none`; unset: the global
+    /// `ssl-server-verify` (HAProxy's default `required`).
+    pub(super) verify_required: Option<bool>,
+    /// `ca-file`, with `ca-base` applied.
+    pub(super) ca_file: Option<PathBuf>,
+    /// `crt`, with `crt-base` applied.
+    pub(super) crt: Option<PathBuf>,
+    /// The NAME of `sni str(NAME)`.
+    pub(super) sni: Option<String>,
+    /// `verifyhost`.
+    pub(super) verifyhost: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -32,10 +49,163 @@ pub(super) struct ServerSpec {
     pub(super) addr: HostPort,
     pub(super) inter: Option<Duration>,
     pub(super) disabled: bool,
+    pub(super) name: String,
+    pub(super) loc: Loc,
+    /// How the server is reached over TLS (`None`: plain TCP).
+    pub(super) tls: Option<ServerTls>,
 }
 
-const TLS_HINT: &str = "TLS is not supported by sentinel-proxy; terminate TLS in front of it \
-                        (or set haproxy.tls.enabled=false in the chart)";
+/// A `tcp-check connect` line's options that matter here.
+#[derive(Debug, Default)]
+pub(super) struct Connect {
+    pub(super) port: Option<u16>,
+    pub(super) ssl: bool,
+    /// `default`: the connection takes the server's check settings (`check-ssl`, ...).
+    pub(super) default: bool,
+    pub(super) sni: Option<String>,
+}
+
+/// sentinel-proxy's TLS versions, for the messages about HAProxy's version options.
+const VERSIONS: &str = "sentinel-proxy speaks TLS 1.2 and 1.3 (not configurable)";
+
+/// A TLS option of a `bind` or `server` line that sentinel-proxy has no setting for.
+struct TlsExtra {
+    /// The option takes a value (the next word).
+    takes_value: bool,
+    /// `Ok(why it is safe to ignore)`, or `Err(why it is refused)`.
+    verdict: Result<&'static str, (ErrorKind, String)>,
+}
+
+/// `Some` when `o` is such an option (of a `server` line when `server`, else of a `bind`
+/// line); `value` is the word after it.
+fn tls_extra(o: &str, value: &str, server: bool) -> Option<TlsExtra> {
+    const SUITES: &str = "rustls negotiates from its own fixed set of modern cipher suites, \
+                          key exchange groups and signature schemes";
+    let ignore = |takes_value, why| {
+        Some(TlsExtra {
+            takes_value,
+            verdict: Ok(why),
+        })
+    };
+    let refuse = |takes_value, why: String| {
+        Some(TlsExtra {
+            takes_value,
+            verdict: Err((ErrorKind::Unsupported, why)),
+        })
+    };
+    let version = |v: &str| -> Option<u8> {
+        ["SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
+            .iter()
+            .position(|x| *x == v)
+            .map(|i| i as u8)
+    };
+    match o {
+        "ciphers" | "ciphersuites" | "curves" | "ecdhe" | "sigalgs" | "client-sigalgs" => {
+            ignore(true, SUITES)
+        }
+        "prefer-client-ciphers" => ignore(false, SUITES),
+        "check-alpn" | "check-sni" | "no-ssl-reuse" | "ssl-reuse" if !server => None,
+        "alpn" | "npn" | "check-alpn" => ignore(
+            true,
+            "sentinel-proxy negotiates no ALPN or NPN protocol (Redis clients ask for none)",
+        ),
+        "no-sslv3" | "no-tlsv10" | "no-tlsv11" | "no-tlsv13" | "force-tlsv12" => {
+            ignore(false, VERSIONS)
+        }
+        // Ignoring these would accept TLS 1.2 where HAProxy refuses it.
+        "no-tlsv12" | "force-tlsv13" => refuse(
+            false,
+            format!("'{o}' allows TLS 1.3 only, but {VERSIONS}: remove it, or keep HAProxy"),
+        ),
+        "force-sslv3" | "force-tlsv10" | "force-tlsv11" => refuse(
+            false,
+            format!("'{o}' asks for a protocol older than TLS 1.2; {VERSIONS}"),
+        ),
+        "ssl-min-ver" | "ssl-max-ver" => match version(value) {
+            _ if value.is_empty() => ignore(true, VERSIONS),
+            None => Some(TlsExtra {
+                takes_value: true,
+                verdict: Err((
+                    ErrorKind::Invalid,
+                    format!(
+                        "{o} '{value}' is not a protocol version: expected SSLv3, TLSv1.0, \
+                         TLSv1.1, TLSv1.2 or TLSv1.3"
+                    ),
+                )),
+            }),
+            Some(4) if o == "ssl-min-ver" => refuse(
+                true,
+                format!(
+                    "'ssl-min-ver TLSv1.3' allows TLS 1.3 only, but {VERSIONS}: remove it, or \
+                     keep HAProxy"
+                ),
+            ),
+            Some(v) if o == "ssl-max-ver" && v < 3 => refuse(
+                true,
+                format!("'ssl-max-ver {value}' asks for a protocol older than TLS 1.2; {VERSIONS}"),
+            ),
+            Some(_) => ignore(true, VERSIONS),
+        },
+        "strict-sni" => ignore(
+            false,
+            "sentinel-proxy presents its one certificate whatever name the client asks for",
+        ),
+        "no-ca-names" => ignore(false, "rustls names the client CAs it accepts"),
+        "ca-ignore-err" | "crt-ignore-err" => ignore(
+            true,
+            "sentinel-proxy ignores no certificate error: such certificates are refused",
+        ),
+        "tls-ticket-keys" => ignore(true, "rustls manages its own session resumption"),
+        "no-tls-tickets" | "tls-tickets" | "no-ssl-reuse" | "ssl-reuse" => {
+            ignore(false, "rustls manages its own session resumption")
+        }
+        "allow-0rtt" => ignore(false, "sentinel-proxy accepts no 0-RTT data"),
+        "ocsp-update" => ignore(true, "sentinel-proxy staples no OCSP response"),
+        "check-sni" => ignore(
+            true,
+            "sentinel-proxy's health checks send the same name as its connections (sni)",
+        ),
+        // Ignoring a revocation list would let revoked certificates in.
+        "crl-file" => refuse(
+            true,
+            "certificate revocation lists (crl-file) are not supported by sentinel-proxy, and \
+             ignoring one would accept the certificates it revokes: remove it (and revoke by \
+             replacing the CA or the certificates), or keep HAProxy"
+                .to_string(),
+        ),
+        _ => None,
+    }
+}
+
+/// `base/path` for a relative `path` when `ca-base` / `crt-base` set a `base`, as HAProxy does.
+fn with_base(base: Option<&Path>, path: &str) -> PathBuf {
+    match base {
+        Some(b) if !path.starts_with('/') => b.join(path),
+        _ => PathBuf::from(path),
+    }
+}
+
+/// HAProxy words for how a group of servers is reached, for the messages.
+pub(super) fn describe_server_tls(t: &Option<ServerTls>) -> String {
+    let Some(t) = t else {
+        return "connects in plain TCP (no ssl)".to_string();
+    };
+    let mut s = match t.verify {
+        Verify::None => "connects with ssl verify none".to_string(),
+        Verify::Ca | Verify::Full => "connects with ssl verify required".to_string(),
+    };
+    if let Some(ca) = &t.ca_file {
+        s.push_str(&format!(" ca-file {}", ca.display()));
+    }
+    if let Some(crt) = &t.crt {
+        s.push_str(&format!(" crt {}", crt.display()));
+    }
+    match &t.server_name {
+        Some(n) => s.push_str(&format!(" and the name {n} (sni or verifyhost)")),
+        None => s.push_str(" and no sni or verifyhost"),
+    }
+    s
+}
 
 impl<'a> Parser<'a> {
     pub(super) fn handle_line(
@@ -63,6 +233,32 @@ impl<'a> Parser<'a> {
             }
             "setenv" | "presetenv" | "unsetenv" | "resetenv" if r.global => {
                 self.check_clean(line, kw)?;
+                disp = Disp::Used;
+            }
+            // Applied before any section is read, as HAProxy applies it after reading them all.
+            "ssl-server-verify" if r.global => disp = Disp::Used,
+            "ca-base" | "crt-base" if r.global => {
+                self.check_clean(line, kw)?;
+                if a1.is_empty() {
+                    return Err(self.err(
+                        line.loc,
+                        ErrorKind::Invalid,
+                        format!("{kw} expects a directory path, e.g. '{kw} /etc/ssl'"),
+                    ));
+                }
+                let slot = if kw == "ca-base" {
+                    &mut self.ca_base
+                } else {
+                    &mut self.crt_base
+                };
+                if slot.is_some() {
+                    return Err(self.err(
+                        line.loc,
+                        ErrorKind::Invalid,
+                        format!("{kw} is already specified (HAProxy refuses a second one)"),
+                    ));
+                }
+                *slot = Some(PathBuf::from(a1));
                 disp = Disp::Used;
             }
             "timeout" => {
@@ -97,15 +293,32 @@ impl<'a> Parser<'a> {
             "bind" if r.any_front() => {
                 self.check_clean(line, "bind")?;
                 let binds = self.parse_bind(line)?;
+                let tls = binds.first().is_some_and(|b| b.tls.is_some());
+                if tls && (r.health || r.metrics) {
+                    let what = if r.health {
+                        "the monitor-uri health check"
+                    } else {
+                        "the prometheus-exporter metrics"
+                    };
+                    return Err(self.err(
+                        line.loc,
+                        ErrorKind::Unsupported,
+                        format!(
+                            "{} serves {what}, which sentinel-proxy serves over plain HTTP \
+                             only: remove ssl (and crt) from this bind",
+                            sec.label()
+                        ),
+                    ));
+                }
                 for b in binds {
                     if r.master_front {
-                        d.master_binds.push((b, line.loc));
+                        d.master_binds.push((b.clone(), line.loc));
                     }
                     if r.replica_front {
-                        d.replica_binds.push((b, line.loc));
+                        d.replica_binds.push((b.clone(), line.loc));
                     }
                     if r.health {
-                        d.health_binds.push((b, line.loc));
+                        d.health_binds.push((b.clone(), line.loc));
                     }
                     if r.metrics {
                         d.metrics_binds.push((b, line.loc));
@@ -170,7 +383,7 @@ impl<'a> Parser<'a> {
                 _ => {}
             },
             "balance" | "hash-type" | "use-server" if r.master_back => disp = Disp::Covered,
-            "default-server" if r.any_redis_back() => {
+            "default-server" if r.any_redis_back() || r.defaults => {
                 self.check_clean(line, "default-server")?;
                 let mut sd = d.server_defaults.clone();
                 self.parse_server_params(line, 1, &mut sd, &mut None, &mut false, &mut false)?;
@@ -186,6 +399,8 @@ impl<'a> Parser<'a> {
                     d.sentinels.push(spec);
                 } else if r.master_back {
                     d.nodes.push(spec);
+                } else if r.replica_back {
+                    d.replica_nodes.push(spec);
                 }
                 disp = if r.sentinel_check || r.master_back {
                     Disp::Used
@@ -217,27 +432,19 @@ impl<'a> Parser<'a> {
         match line.w(1) {
             "expect" | "comment" => Ok(Disp::Covered),
             "connect" => {
-                let mut i = 2;
-                let mut disp = Disp::Covered;
-                while i < line.words.len() {
-                    match line.w(i) {
-                        "ssl" => {
-                            self.check_clean(line, "tcp-check connect")?;
-                            return Err(self.err(
-                                line.loc,
-                                ErrorKind::Unsupported,
-                                format!("'tcp-check connect ssl' in {}: {TLS_HINT}", sec.label()),
-                            ));
-                        }
-                        "port" if r.sentinel_check => {
-                            disp = Disp::Used;
-                            i += 2;
-                        }
-                        "port" | "addr" | "sni" | "alpn" | "proto" | "comment" => i += 2,
-                        _ => i += 1,
-                    }
+                // Read before the section's other lines (`Parser::tcp_check_connect`): the
+                // port and ssl of the Sentinel checks, ssl of the node checks (which must
+                // match their servers').
+                let c = self.tcp_check_connect(line, r.sentinel_check)?;
+                if c.sni.is_some() && !r.sentinel_check {
+                    self.warn(
+                        line.loc,
+                        "'tcp-check connect sni' is ignored by sentinel-proxy: its ROLE checks \
+                         send the servers' sni",
+                    );
                 }
-                Ok(disp)
+                let used = r.sentinel_check && (c.port.is_some() || c.ssl || c.sni.is_some());
+                Ok(if used { Disp::Used } else { Disp::Covered })
             }
             sub @ ("send" | "send-lf" | "send-binary" | "send-binary-lf") => {
                 let Some(word) = line.raw_words.get(2) else {
@@ -519,13 +726,77 @@ impl<'a> Parser<'a> {
             &mut disabled,
             &mut send_proxy,
         )?;
-        if sd.tls {
-            return Err(self.err(
+        // Whether HAProxy's health checks of this server use TLS (check.c, tcpcheck.c): the
+        // server's check transport is TLS with `check-ssl`, or with `ssl` when no check `port`
+        // or `addr` sends the checks elsewhere; an implicit connect (no `tcp-check connect`
+        // line) and `tcp-check connect default` use it, an explicit `tcp-check connect` uses
+        // TLS only with its own `ssl` (the chart writes a bare `tcp-check connect`).
+        let own_addr = sd.check_port.is_some() || check_addr.is_some() || sd.check_addr.is_some();
+        let check_xprt_tls = sd.check_ssl || (sd.ssl && !own_addr);
+        let checks_tls = match d.connect_rule {
+            None => check_xprt_tls,
+            Some(_) => d.connect_ssl.is_some() || (d.connect_default && check_xprt_tls),
+        };
+        if !checks_tls && (sd.check_ssl || (r.sentinel_check && sd.ssl)) {
+            let o = if sd.check_ssl { "check-ssl" } else { "ssl" };
+            let why = match d.connect_rule {
+                Some(at) if check_xprt_tls => format!(
+                    "the 'tcp-check connect' at {} has neither 'ssl' nor 'default'",
+                    self.where_(at)
+                ),
+                _ => "'port' or 'addr' sends them elsewhere (add check-ssl)".to_string(),
+            };
+            self.warn(
                 line.loc,
-                ErrorKind::Unsupported,
-                format!("server {name} uses 'ssl': {TLS_HINT}"),
-            ));
+                format!(
+                    "server {name}: '{o}' does not make the health checks use TLS: {why}, so \
+                     HAProxy checks in plain TCP{}; write 'tcp-check connect ssl' for TLS",
+                    if r.sentinel_check {
+                        ", and sentinel-proxy talks to this Sentinel in plain TCP"
+                    } else {
+                        ""
+                    }
+                ),
+            );
         }
+        // A Sentinel check backend only checks: TLS for its checks is TLS to the Sentinel. A
+        // node backend's traffic decides (its ROLE checks and client sessions share one
+        // connection setting in sentinel-proxy), and checks over TLS to a node reached in
+        // plain TCP cannot be followed.
+        let tls = if r.sentinel_check {
+            checks_tls
+        } else {
+            if !sd.ssl && checks_tls {
+                let how = match d.connect_ssl {
+                    Some(at) => format!("'tcp-check connect ssl' at {}", self.where_(at)),
+                    None => "check-ssl".to_string(),
+                };
+                return Err(self.err(
+                    line.loc,
+                    ErrorKind::Unsupported,
+                    format!(
+                        "server {name}: the health checks use TLS ({how}) but the connections \
+                         do not (no 'ssl'): sentinel-proxy checks a Redis node the way it \
+                         connects to it; add 'ssl' to the server lines, or remove TLS from the \
+                         checks"
+                    ),
+                ));
+            }
+            sd.ssl
+        };
+        let connect_sni = if r.sentinel_check {
+            d.connect_sni.as_deref()
+        } else {
+            None
+        };
+        // HAProxy sets up (and checks: a CA for `verify required`) the TLS of every server
+        // with ssl or check-ssl, or in a backend with `tcp-check connect ssl`, used or not.
+        let prepared = sd.ssl || sd.check_ssl || d.connect_ssl.is_some();
+        let tls = if prepared {
+            Some(self.server_tls(line, name, &sd, connect_sni)?).filter(|_| tls)
+        } else {
+            None
+        };
         if send_proxy && !r.sentinel_check {
             return Err(self.err(
                 line.loc,
@@ -555,11 +826,195 @@ impl<'a> Parser<'a> {
             addr: HostPort { host, port },
             inter: sd.inter,
             disabled,
+            name: name.to_string(),
+            loc: line.loc,
+            tls,
         })
     }
 
-    pub(super) fn parse_server_params(
+    /// The TLS of a server line that uses it, with HAProxy's defaults: `verify required`
+    /// unless `verify none` or the global `ssl-server-verify none`, and then a `ca-file`
+    /// (HAProxy refuses to start without one too). HAProxy checks the certificate's names
+    /// only against the SNI it sent (`sni`) or else `verifyhost`; with neither it checks the
+    /// chain alone, which is [`Verify::Ca`].
+    fn server_tls(
+        &mut self,
+        line: &Line,
+        name: &str,
+        sd: &ServerDefaults,
+        connect_sni: Option<&str>,
+    ) -> Result<ServerTls, HaproxyCfgError> {
+        let required = sd.verify_required.unwrap_or(self.server_verify_required);
+        if !required {
+            if sd.ca_file.is_some() {
+                self.warn(
+                    line.loc,
+                    format!(
+                        "server {name}: ca-file is not used with 'verify none' (HAProxy does \
+                         not load it either): the certificate is not checked"
+                    ),
+                );
+            }
+            // Only an SNI is sent when nothing is verified: verifyhost has no effect.
+            return Ok(ServerTls {
+                verify: Verify::None,
+                ca_file: None,
+                crt: sd.crt.clone(),
+                server_name: sd.sni.clone().or(connect_sni.map(str::to_string)),
+            });
+        }
+        let Some(ca_file) = sd.ca_file.clone() else {
+            let why = if sd.verify_required.is_none() {
+                "HAProxy's default 'verify required' (no 'verify' on the line, no \
+                 'ssl-server-verify none' in global) needs a ca-file"
+            } else {
+                "'verify required' needs a ca-file"
+            };
+            return Err(self.err(
+                line.loc,
+                ErrorKind::Invalid,
+                format!(
+                    "server {name} uses TLS: {why}, the CA that signs the server's certificate; \
+                     add 'ca-file /path/to/ca.pem', or 'verify none' to skip the check (HAProxy \
+                     refuses this line too)"
+                ),
+            ));
+        };
+        if let (Some(sni), Some(host)) = (&sd.sni, &sd.verifyhost) {
+            if sni != host {
+                self.warn(
+                    line.loc,
+                    format!(
+                        "server {name}: sentinel-proxy sends and checks the sni name {sni}; \
+                         verifyhost {host} is not used"
+                    ),
+                );
+            }
+        }
+        // sni first: HAProxy checks the name it sent, and verifyhost only without one.
+        // sentinel-proxy sends the name it checks as SNI too (Redis ignores SNI).
+        let server_name = sd
+            .sni
+            .clone()
+            .or_else(|| sd.verifyhost.clone())
+            .or(connect_sni.map(str::to_string));
+        Ok(ServerTls {
+            verify: if server_name.is_some() {
+                Verify::Full
+            } else {
+                Verify::Ca
+            },
+            ca_file: Some(ca_file),
+            crt: sd.crt.clone(),
+            server_name,
+        })
+    }
+
+    /// The options of a `tcp-check connect` line: `port` (read when `with_port`), `ssl`, `sni`.
+    pub(super) fn tcp_check_connect(
         &self,
+        line: &Line,
+        with_port: bool,
+    ) -> Result<Connect, HaproxyCfgError> {
+        let mut c = Connect::default();
+        let mut i = 2;
+        while i < line.words.len() {
+            match line.w(i) {
+                "ssl" => {
+                    self.check_clean(line, "tcp-check connect")?;
+                    c.ssl = true;
+                    i += 1;
+                }
+                "default" => {
+                    c.default = true;
+                    i += 1;
+                }
+                "port" if with_port => {
+                    self.check_clean(line, "tcp-check connect")?;
+                    c.port = Some(self.parse_port(line, i + 1)?);
+                    i += 2;
+                }
+                "sni" => {
+                    self.check_clean(line, "tcp-check connect")?;
+                    let v = line.w(i + 1);
+                    if v.is_empty() {
+                        return Err(self.err(
+                            line.loc,
+                            ErrorKind::Invalid,
+                            "tcp-check connect sni needs a name",
+                        ));
+                    }
+                    c.sni = Some(v.to_string());
+                    i += 2;
+                }
+                "port" | "addr" | "alpn" | "proto" | "comment" => i += 2,
+                _ => i += 1,
+            }
+        }
+        Ok(c)
+    }
+
+    /// The path after a `ca-file` / `crt` keyword at word `i`, with `base` for a relative one;
+    /// a directory is refused (`dir_hint` says what to do instead).
+    fn tls_file(
+        &self,
+        line: &Line,
+        i: usize,
+        base: Option<&Path>,
+        dir_hint: &str,
+    ) -> Result<PathBuf, HaproxyCfgError> {
+        let (kw, v) = (line.w(i), line.w(i + 1));
+        if v.is_empty() {
+            return Err(self.err(
+                line.loc,
+                ErrorKind::Invalid,
+                format!("'{kw}' needs a file path, e.g. '{kw} /etc/redis/tls/file.pem'"),
+            ));
+        }
+        let path = with_base(base, v);
+        if path.is_dir() {
+            return Err(self.err(
+                line.loc,
+                ErrorKind::Unsupported,
+                format!("{kw} {} is a directory: {dir_hint}", path.display()),
+            ));
+        }
+        Ok(path)
+    }
+
+    /// Handles `o` at word `i` if it is one of [`tls_extra`]'s options: a warning, or the
+    /// error; returns how many words it took (`None`: not such an option).
+    fn tls_extra_option(
+        &mut self,
+        line: &Line,
+        i: usize,
+        what: &str,
+    ) -> Result<Option<usize>, HaproxyCfgError> {
+        let o = line.w(i);
+        let Some(extra) = tls_extra(o, line.w(i + 1), what == "server") else {
+            return Ok(None);
+        };
+        if extra.takes_value && line.w(i + 1).is_empty() {
+            return Err(self.err(
+                line.loc,
+                ErrorKind::Invalid,
+                format!("{what} option '{o}' needs a value"),
+            ));
+        }
+        match extra.verdict {
+            Ok(why) => self.warn(
+                line.loc,
+                format!("{what} option '{o}' is ignored by sentinel-proxy: {why}"),
+            ),
+            Err((kind, why)) => {
+                return Err(self.err(line.loc, kind, format!("{what} option '{o}': {why}")))
+            }
+        }
+        Ok(Some(if extra.takes_value { 2 } else { 1 }))
+    }
+
+    pub(super) fn parse_server_params(
+        &mut self,
         line: &Line,
         from: usize,
         sd: &mut ServerDefaults,
@@ -593,12 +1048,94 @@ impl<'a> Parser<'a> {
                     *check_addr = Some(a.trim_start_matches('[').trim_end_matches(']').to_string());
                     i += 2;
                 }
-                "ssl" | "check-ssl" => {
-                    sd.tls = true;
+                "ssl" | "no-ssl" => {
+                    sd.ssl = p == "ssl";
                     i += 1;
                 }
-                "no-ssl" | "no-check-ssl" => {
-                    sd.tls = false;
+                "check-ssl" | "no-check-ssl" => {
+                    sd.check_ssl = p == "check-ssl";
+                    i += 1;
+                }
+                "verify" => {
+                    sd.verify_required = Some(match line.w(i + 1) {
+                        "none" => false,
+                        "required" => true,
+                        v => {
+                            return Err(self.err(
+                                line.loc,
+                                ErrorKind::Invalid,
+                                format!(
+                                    "server verify '{v}': expected 'verify none' or 'verify \
+                                     required' (HAProxy has no other mode for servers)"
+                                ),
+                            ))
+                        }
+                    });
+                    i += 2;
+                }
+                "ca-file" => {
+                    if line.w(i + 1) == "@system-ca" {
+                        return Err(self.err(
+                            line.loc,
+                            ErrorKind::Unsupported,
+                            "ca-file @system-ca: sentinel-proxy does not read the system's CA \
+                             store; name the PEM file of the CA that signs the servers' \
+                             certificates",
+                        ));
+                    }
+                    let base = self.ca_base.clone();
+                    sd.ca_file = Some(self.tls_file(
+                        line,
+                        i,
+                        base.as_deref(),
+                        "sentinel-proxy reads the CAs from one PEM file: name it (cat several \
+                         CA files into one)",
+                    )?);
+                    i += 2;
+                }
+                "crt" => {
+                    let base = self.crt_base.clone();
+                    sd.crt = Some(self.tls_file(
+                        line,
+                        i,
+                        base.as_deref(),
+                        "name the PEM file with the client certificate and its key",
+                    )?);
+                    i += 2;
+                }
+                "sni" => {
+                    let v = line.w(i + 1);
+                    let fixed = v
+                        .strip_prefix("str(")
+                        .and_then(|r| r.strip_suffix(')'))
+                        .filter(|n| !n.is_empty() && !n.contains([')', '(', ',']));
+                    let Some(name) = fixed else {
+                        return Err(self.err(
+                            line.loc,
+                            ErrorKind::Unsupported,
+                            format!(
+                                "sni '{v}': sentinel-proxy sends one fixed name and cannot \
+                                 evaluate sample expressions; write it as 'sni str(<name>)'"
+                            ),
+                        ));
+                    };
+                    sd.sni = Some(name.to_string());
+                    i += 2;
+                }
+                "verifyhost" => {
+                    let v = line.w(i + 1);
+                    if v.is_empty() {
+                        return Err(self.err(
+                            line.loc,
+                            ErrorKind::Invalid,
+                            "verifyhost needs a host name",
+                        ));
+                    }
+                    sd.verifyhost = Some(v.to_string());
+                    i += 2;
+                }
+                "no-verifyhost" => {
+                    sd.verifyhost = None;
                     i += 1;
                 }
                 "disabled" => {
@@ -612,6 +1149,9 @@ impl<'a> Parser<'a> {
                 _ if p.starts_with("send-proxy") => {
                     *send_proxy = true;
                     i += 1;
+                }
+                _ if tls_extra(p, "", true).is_some() => {
+                    i += self.tls_extra_option(line, i, "server")?.unwrap_or(1);
                 }
                 _ if SERVER_VALUE_KEYWORDS.contains(&p) => i += 2,
                 _ => i += 1,
@@ -633,17 +1173,109 @@ impl<'a> Parser<'a> {
             .map_err(|e| self.err(line.loc, ErrorKind::Invalid, format!("bind '{spec}': {e}")))?;
         let mut v4v6 = false;
         let mut v6only = false;
+        let mut ssl = false;
+        let mut crt: Option<PathBuf> = None;
+        let mut ca_file: Option<PathBuf> = None;
+        let mut verify: Option<&str> = None;
         let mut i = 2;
         while i < line.words.len() {
             let o = line.w(i);
-            if is_tls_bind_option(o) {
-                return Err(self.err(
-                    line.loc,
-                    ErrorKind::Unsupported,
-                    format!("bind option '{o}': {TLS_HINT}"),
-                ));
+            if let Some(n) = self.tls_extra_option(line, i, "bind")? {
+                i += n;
+                continue;
             }
             match o {
+                "ssl" => ssl = true,
+                "crt" => {
+                    let base = self.crt_base.clone();
+                    let path = self.tls_file(
+                        line,
+                        i,
+                        base.as_deref(),
+                        "HAProxy loads every certificate in it and picks one by the name the \
+                         client asks for, but sentinel-proxy presents one certificate: name its \
+                         PEM file (chain and key)",
+                    )?;
+                    if let Some(first) = crt.as_ref().filter(|c| **c != path) {
+                        return Err(self.err(
+                            line.loc,
+                            ErrorKind::Unsupported,
+                            format!(
+                                "bind has two certificates, crt {} and crt {}: sentinel-proxy \
+                                 presents one certificate (tls_cert_file); keep one crt",
+                                first.display(),
+                                path.display()
+                            ),
+                        ));
+                    }
+                    crt = Some(path);
+                    i += 1;
+                }
+                "ca-file" => {
+                    let base = self.ca_base.clone();
+                    ca_file = Some(self.tls_file(
+                        line,
+                        i,
+                        base.as_deref(),
+                        "sentinel-proxy reads the client CAs from one PEM file: name it (cat \
+                         several CA files into one)",
+                    )?);
+                    i += 1;
+                }
+                "verify" => {
+                    verify = Some(match line.w(i + 1) {
+                        v @ ("none" | "required") => v,
+                        "optional" => {
+                            return Err(self.err(
+                                line.loc,
+                                ErrorKind::Unsupported,
+                                "bind option 'verify optional': sentinel-proxy supports \
+                                 'verify none' (no client certificate) or 'verify required' \
+                                 (every client presents one signed by the ca-file)",
+                            ))
+                        }
+                        v => {
+                            return Err(self.err(
+                                line.loc,
+                                ErrorKind::Invalid,
+                                format!(
+                                    "bind option 'verify {v}': expected 'verify none' or \
+                                     'verify required'"
+                                ),
+                            ))
+                        }
+                    });
+                    i += 1;
+                }
+                "crt-list" => {
+                    return Err(self.err(
+                        line.loc,
+                        ErrorKind::Unsupported,
+                        "bind option 'crt-list': sentinel-proxy presents one certificate; name \
+                         it with 'crt FILE' (a PEM file with the chain and the key)",
+                    ))
+                }
+                "ca-verify-file" | "generate-certificates" | "ca-sign-file" | "ca-sign-pass" => {
+                    return Err(self.err(
+                        line.loc,
+                        ErrorKind::Unsupported,
+                        format!(
+                            "bind option '{o}' is not supported by sentinel-proxy (it supports \
+                             ssl, crt FILE, ca-file FILE with verify required)"
+                        ),
+                    ))
+                }
+                _ if is_tls_bind_option(o) => {
+                    return Err(self.err(
+                        line.loc,
+                        ErrorKind::Unsupported,
+                        format!(
+                            "TLS bind option '{o}' is not supported by sentinel-proxy: it \
+                             supports ssl, crt FILE, ca-file FILE, verify none|required (and \
+                             ignores ciphers, ssl-min-ver, alpn, ...)"
+                        ),
+                    ))
+                }
                 "v4v6" => v4v6 = true,
                 "v6only" => v6only = true,
                 "name" | "id" | "process" | "thread" | "shards" | "guid-prefix" => i += 1,
@@ -697,14 +1329,87 @@ impl<'a> Parser<'a> {
                 "bind has both v4v6 and v6only: keep one",
             ));
         }
+        let tls = self.bind_tls(line, ssl, crt, ca_file, verify)?;
         Ok(addrs
             .into_iter()
             .map(|addr| Bind {
                 addr,
                 dual_stack: v4v6 && addr.is_ipv6(),
                 v6only: v6only && addr.is_ipv6(),
+                tls: tls.clone(),
             })
             .collect())
+    }
+
+    /// The TLS of a bind line from its `ssl`, `crt`, `ca-file` and `verify`. HAProxy's
+    /// `verify` on a bind defaults to `none` (no client certificate is asked for), whether or
+    /// not `ca-file` is given; `verify required` needs a `ca-file` (HAProxy refuses it
+    /// without one). sentinel-proxy refuses `ca-file` without `verify required` as well:
+    /// HAProxy would not check client certificates then, which is seldom what the author of
+    /// a `ca-file` meant.
+    fn bind_tls(
+        &self,
+        line: &Line,
+        ssl: bool,
+        crt: Option<PathBuf>,
+        ca_file: Option<PathBuf>,
+        verify: Option<&str>,
+    ) -> Result<Option<BindTls>, HaproxyCfgError> {
+        let refuse = |kind, message: String| Err(self.err(line.loc, kind, message));
+        if !ssl {
+            let given = [
+                ("crt", crt.is_some()),
+                ("ca-file", ca_file.is_some()),
+                ("verify", verify.is_some()),
+            ];
+            if let Some((o, _)) = given.iter().find(|(_, set)| *set) {
+                return refuse(
+                    ErrorKind::Invalid,
+                    format!(
+                        "bind option '{o}' without 'ssl': the listener would speak plain TCP and \
+                         not use it; add 'ssl' (TLS), or remove '{o}'"
+                    ),
+                );
+            }
+            return Ok(None);
+        }
+        let Some(crt) = crt else {
+            return refuse(
+                ErrorKind::Invalid,
+                "bind option 'ssl' needs a certificate: add 'crt /path/to/file.pem' (a PEM file \
+                 with the certificate chain and its key); HAProxy refuses this line too"
+                    .to_string(),
+            );
+        };
+        match (verify, ca_file) {
+            (Some("required"), None) => refuse(
+                ErrorKind::Invalid,
+                "bind option 'verify required' needs 'ca-file /path/to/ca.pem' (the CAs that sign \
+                 client certificates); HAProxy refuses this line too"
+                    .to_string(),
+            ),
+            (Some("required"), Some(ca)) => Ok(Some(BindTls {
+                crt,
+                client_ca_file: Some(ca),
+            })),
+            (v, Some(_)) => refuse(
+                ErrorKind::Unsupported,
+                format!(
+                    "bind option 'ca-file' with {}: HAProxy does not ask clients for a \
+                     certificate then, so the CA is not used; add 'verify required' to require \
+                     client certificates signed by it (mTLS), or remove ca-file",
+                    match v {
+                        Some(_) => "'verify none'".to_string(),
+                        None => "no 'verify' (HAProxy's default for a bind is 'verify none')"
+                            .to_string(),
+                    }
+                ),
+            ),
+            (_, None) => Ok(Some(BindTls {
+                crt,
+                client_ca_file: None,
+            })),
+        }
     }
 }
 

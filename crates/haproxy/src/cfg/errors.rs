@@ -11,7 +11,7 @@ pub enum ErrorKind {
     Syntax,
     /// A value that is not valid (address, port, time, number, ...).
     Invalid,
-    /// Valid HAProxy that sentinel-proxy cannot honour (TLS, unix sockets, ...).
+    /// Valid HAProxy that sentinel-proxy cannot honour (unix sockets, crl-file, crt-list, ...).
     Unsupported,
     /// Something the chart's file always has is missing.
     Missing,

@@ -13,6 +13,27 @@
 //! * `frontend ft_redis_master` / `ft_redis_slave` binds, the `monitor-uri`
 //!   listener, the `prometheus-exporter` frontend, `defaults` timeouts and `maxconn`.
 //!
+//! TLS (issue 16):
+//!
+//! * `bind ADDR ssl crt FILE [ca-file F verify required]` on ft_redis_master / ft_redis_slave
+//!   ([`Bind::tls`]): one certificate (the same `crt` on every ssl bind), client certificates
+//!   only with `verify required` (a bind's `verify` defaults to `none` in HAProxy, so
+//!   `ca-file` without it is refused, as are `verify optional`, `crt-list`, a `crt`
+//!   directory, `crl-file` and TLS 1.3-only settings); `ciphers`, `curves`, `alpn`,
+//!   `ssl-min-ver TLSv1.2`, `strict-sni`, ... are ignored with a warning. The health and
+//!   metrics listeners stay plain.
+//! * `server ... ssl [verify none|required] [ca-file F] [crt F] [sni str(NAME)|verifyhost
+//!   NAME]` in bk_redis_master / bk_redis_slave ([`HaproxyConfig::node_tls`]), and health
+//!   checks over TLS in the Sentinel check backends ([`HaproxyConfig::sentinel_tls`]), decided
+//!   as HAProxy does: `tcp-check connect ssl`, or `check-ssl` (`ssl` without a check `port`
+//!   or `addr`) with HAProxy's implicit connect or `tcp-check connect default` (the chart's
+//!   bare `tcp-check connect` is plain TCP whatever the server line says, with a warning).
+//!   `default-server` (also from `defaults`) and the global `ssl-server-verify` (HAProxy's
+//!   default `required`, which needs a `ca-file`) apply. Every server of a group, and the
+//!   Sentinels and the nodes where both use TLS, must agree: sentinel-proxy has one set of
+//!   upstream TLS settings. Health checks over TLS to nodes reached in plain TCP are refused.
+//! * global `ca-base` / `crt-base` prefix the relative paths written after them.
+//!
 //! Tokenising follows HAProxy's `parse_line()`: `#` comments, `"weak"` and
 //! `'strong'` quoting, backslash escapes (`\ `, `\\`, `\#`, `\"`, `\'`, `\r`,
 //! `\n`, `\t`, `\xNN`, and `\$` inside double quotes), `$VAR`, `${VAR}`,
@@ -47,7 +68,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sentinel_proxy_core::config::{parse_duration_with_unit, ConfigError, DurationUnit};
+use sentinel_proxy_core::config::{parse_duration_with_unit, ConfigError, DurationUnit, Verify};
 
 pub use errors::{ErrorKind, HaproxyCfgError};
 use lexing::{RawLine, Source};
@@ -61,7 +82,7 @@ pub const DEFAULT_CONFIG_PATH: &str = "/usr/local/etc/haproxy/haproxy.cfg";
 pub use sentinel_proxy_core::config::HostPort;
 
 /// One listening address from a `bind` line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Bind {
     pub addr: SocketAddr,
     /// `v4v6` on an IPv6 address: accept IPv4 too (clear `IPV6_V6ONLY`).
@@ -69,6 +90,8 @@ pub struct Bind {
     /// `v6only` on an IPv6 address: set `IPV6_V6ONLY`. With neither option the
     /// OS default applies (on Linux `net.ipv6.bindv6only`, normally dual-stack).
     pub v6only: bool,
+    /// `ssl crt FILE [ca-file F verify required]`: the listener speaks TLS.
+    pub tls: Option<BindTls>,
 }
 
 impl Bind {
@@ -77,8 +100,42 @@ impl Bind {
             addr,
             dual_stack: false,
             v6only: false,
+            tls: None,
         }
     }
+}
+
+/// TLS on a `bind` line (`bind ADDR ssl crt FILE [ca-file F verify required]`). The reader
+/// refuses `ca-file` without `verify required` and `verify required` without `ca-file`, so
+/// `client_ca_file` is set exactly when clients must present a certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BindTls {
+    /// `crt`: one PEM file with the certificate chain and the private key (HAProxy's format;
+    /// `crt-base` applied).
+    pub crt: PathBuf,
+    /// `ca-file` with `verify required`: the CAs that sign client certificates (`ca-base`
+    /// applied).
+    pub client_ca_file: Option<PathBuf>,
+}
+
+/// TLS to a group of servers, the Redis nodes (`bk_redis_*`) or the Sentinels
+/// (`check_if_redis_is_master_*`): `server ... ssl [verify none|required] [ca-file F] [crt F]
+/// [sni str(NAME)|verifyhost NAME]`, with `default-server` and the global
+/// `ssl-server-verify` applied. Every server of the group has the same.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerTls {
+    /// `verify none` → [`Verify::None`]; `verify required` (HAProxy's default unless `global
+    /// ssl-server-verify none`) → [`Verify::Full`] when a name is given (`sni` or
+    /// `verifyhost`: HAProxy checks the certificate's names only against one of those), else
+    /// [`Verify::Ca`] (the chain only).
+    pub verify: Verify,
+    /// `ca-file` (`ca-base` applied); `None` with `verify none` (HAProxy does not load it then).
+    pub ca_file: Option<PathBuf>,
+    /// `crt`: the client certificate, a PEM file with its key (`crt-base` applied).
+    pub crt: Option<PathBuf>,
+    /// `sni str(NAME)`, else `verifyhost NAME` (or `tcp-check connect ... sni NAME` for the
+    /// Sentinels): sent as SNI and, with `verify required`, checked against the certificate.
+    pub server_name: Option<String>,
 }
 
 /// Timeouts in HAProxy's sense. `Some(Duration::ZERO)` means the value was
@@ -144,6 +201,14 @@ pub struct HaproxyConfig {
     pub maxconn: Option<u32>,
     /// `inter` of the Sentinel `server` lines (chart value `haproxy.checkInterval`).
     pub sentinel_check_interval: Option<Duration>,
+    /// TLS to the Redis nodes: `ssl` on every `server` line of bk_redis_master and
+    /// bk_redis_slave (all alike), or `None` when none has it.
+    pub node_tls: Option<ServerTls>,
+    /// The port of those TLS `server` lines, when they all have the same.
+    pub node_tls_port: Option<u16>,
+    /// TLS to the Sentinels: the check backends' health checks use TLS (`tcp-check connect
+    /// ssl`, or `check-ssl` / `ssl` where HAProxy's checks take the server's transport).
+    pub sentinel_tls: Option<ServerTls>,
     /// `(line, directive)` of lines sentinel-proxy does not act on. The directive
     /// is the keyword(s) and section, never argument values (no secrets). When
     /// several files are parsed the directive starts with `<file>: `.
@@ -172,6 +237,9 @@ impl fmt::Debug for HaproxyConfig {
             .field("timeouts", &self.timeouts)
             .field("maxconn", &self.maxconn)
             .field("sentinel_check_interval", &self.sentinel_check_interval)
+            .field("node_tls", &self.node_tls)
+            .field("node_tls_port", &self.node_tls_port)
+            .field("sentinel_tls", &self.sentinel_tls)
             .field("ignored", &self.ignored)
             .field("warnings", &self.warnings)
             .finish()

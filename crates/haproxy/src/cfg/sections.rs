@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::path::PathBuf;
 
 use super::directives::{Cred, ServerDefaults, ServerSpec};
 use super::lexing::{
@@ -128,7 +129,10 @@ pub(super) struct SecData {
     pub(super) monitor_uri: Option<String>,
     pub(super) metrics_path: Option<Option<String>>,
     pub(super) sentinels: Vec<ServerSpec>,
+    /// bk_redis_master's servers.
     pub(super) nodes: Vec<ServerSpec>,
+    /// bk_redis_slave's servers (only their TLS is used: it must match the others').
+    pub(super) replica_nodes: Vec<ServerSpec>,
     /// `Some((loc, None))` = an AUTH line that expanded to nothing.
     pub(super) auth: Option<(Loc, Option<Cred>)>,
     pub(super) master_name: Option<(Loc, String)>,
@@ -136,6 +140,14 @@ pub(super) struct SecData {
     pub(super) maxconn: Option<u32>,
     pub(super) server_defaults: ServerDefaults,
     pub(super) connect_port: Option<u16>,
+    /// Where the first `tcp-check connect` of this backend is (none: HAProxy's implicit one).
+    pub(super) connect_rule: Option<Loc>,
+    /// Where a `tcp-check connect ... ssl` of this backend is.
+    pub(super) connect_ssl: Option<Loc>,
+    /// A `tcp-check connect ... default`.
+    pub(super) connect_default: bool,
+    /// `tcp-check connect ... sni NAME`.
+    pub(super) connect_sni: Option<String>,
 }
 
 pub(super) struct Parser<'a> {
@@ -143,6 +155,12 @@ pub(super) struct Parser<'a> {
     pub(super) env: Env<'a>,
     pub(super) ignored: Vec<(usize, String)>,
     pub(super) warnings: Vec<String>,
+    /// Global `ca-base` / `crt-base` read so far (HAProxy applies them to the lines after).
+    pub(super) ca_base: Option<PathBuf>,
+    pub(super) crt_base: Option<PathBuf>,
+    /// Global `ssl-server-verify`: `verify required` is the default of `server` lines (HAProxy
+    /// reads it before it sets up any server, wherever it is written).
+    pub(super) server_verify_required: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -160,6 +178,9 @@ impl<'a> Parser<'a> {
             },
             ignored: Vec::new(),
             warnings: Vec::new(),
+            ca_base: None,
+            crt_base: None,
+            server_verify_required: true,
         };
         let sections = p.split_sections();
         p.interpret(sections)
@@ -392,6 +413,29 @@ impl<'a> Parser<'a> {
             }
         }
 
+        for (sec, r) in sections.iter().zip(&roles) {
+            if !r.global {
+                continue;
+            }
+            for line in sec.lines.iter().filter(|l| l.w(0) == "ssl-server-verify") {
+                self.check_clean(line, "ssl-server-verify")?;
+                self.server_verify_required = match line.w(1) {
+                    "none" => false,
+                    "required" => true,
+                    v => {
+                        return Err(self.err(
+                            line.loc,
+                            ErrorKind::Invalid,
+                            format!(
+                                "ssl-server-verify '{v}': expected 'ssl-server-verify none' or \
+                                 'ssl-server-verify required'"
+                            ),
+                        ))
+                    }
+                };
+            }
+        }
+
         let mut data: Vec<SecData> = Vec::with_capacity(sections.len());
         // Effective (inherited) defaults per defaults section.
         let mut eff_defaults: HashMap<usize, (Timeouts, Option<u32>)> = HashMap::new();
@@ -451,13 +495,26 @@ impl<'a> Parser<'a> {
                 continue;
             }
             self.check_clean(&sec.header, &format!("section '{}'", sec.label()))?;
-            if r.sentinel_check {
-                // `tcp-check connect port N` applies to every server of the backend.
+            // `default-server` of the `defaults` section in effect (HAProxy's inheritance).
+            if let Some(p) = sec.defaults.filter(|&p| p < i) {
+                d.server_defaults = data[p].server_defaults.clone();
+            }
+            if r.any_redis_back() {
+                // `tcp-check connect port N` and `ssl` apply to every server of the backend,
+                // wherever the line is.
                 for line in &sec.lines {
                     if line.w(0) == "tcp-check" && line.w(1) == "connect" {
-                        if let Some(i) = line.words.iter().position(|w| w == "port") {
-                            self.check_clean(line, "tcp-check connect")?;
-                            d.connect_port = Some(self.parse_port(line, i + 1)?);
+                        let c = self.tcp_check_connect(line, r.sentinel_check)?;
+                        if c.port.is_some() {
+                            d.connect_port = c.port;
+                        }
+                        d.connect_rule.get_or_insert(line.loc);
+                        if c.ssl && d.connect_ssl.is_none() {
+                            d.connect_ssl = Some(line.loc);
+                        }
+                        d.connect_default |= c.default;
+                        if c.sni.is_some() {
+                            d.connect_sni = c.sni;
                         }
                     }
                 }

@@ -117,6 +117,16 @@ fn binds() {
         ("fe80::1:6379", vec![bind("[fe80::1]:6379", false)]),
         ("10.0.0.1:6379 v4v6", vec![bind("10.0.0.1:6379", false)]),
         (
+            ":6379 ssl crt /tmp/x.pem",
+            vec![Bind {
+                tls: Some(BindTls {
+                    crt: "/tmp/x.pem".into(),
+                    client_ca_file: None,
+                }),
+                ..bind("0.0.0.0:6379", false)
+            }],
+        ),
+        (
             ":6379,[::1]:6389-6390",
             vec![
                 bind("0.0.0.0:6379", false),
@@ -135,8 +145,14 @@ fn binds() {
     assert_eq!(cfg.warnings.len(), 2, "{:?}", cfg.warnings);
 
     let bad: &[(&str, ErrorKind, &str)] = &[
-        (":6379 ssl crt /tmp/x.pem", ErrorKind::Unsupported, "TLS"),
-        (":6379 crt /tmp/x.pem", ErrorKind::Unsupported, "TLS"),
+        // TLS: tls.rs has the rest.
+        (":6379 ssl", ErrorKind::Invalid, "needs a certificate"),
+        (":6379 crt /tmp/x.pem", ErrorKind::Invalid, "without 'ssl'"),
+        (
+            ":6379 ssl crt /tmp/x.pem crl-file /tmp/x.crl",
+            ErrorKind::Unsupported,
+            "revoke",
+        ),
         (":6379 accept-proxy", ErrorKind::Unsupported, "PROXY"),
         (
             ":6379 frobnicate",
@@ -252,10 +268,11 @@ fn server_addresses_and_options() {
         ("server R0 :26379", ErrorKind::Invalid, "no host"),
         ("server R0 s:+1", ErrorKind::Invalid, "offsets"),
         ("server R0 s:99999", ErrorKind::Invalid, "1 to 65535"),
+        // Accepted since issue 16 (tls.rs), but HAProxy's default `verify required` needs a CA.
         (
-            "server R0 s:26379 check ssl verify none",
-            ErrorKind::Unsupported,
-            "TLS",
+            "server R0 s:26379 check ssl",
+            ErrorKind::Invalid,
+            "needs a ca-file",
         ),
         ("server R0 /tmp/sock", ErrorKind::Invalid, "unix"),
         ("server R0 s:26379 inter soon", ErrorKind::Invalid, "inter"),

@@ -1,10 +1,11 @@
-//! The reader's tests: whole chart renders here, the syntax (`syntax.rs`) and the directives
-//! (`directives.rs`) beside.
+//! The reader's tests: whole chart renders here, the syntax (`syntax.rs`), the directives
+//! (`directives.rs`) and the TLS lines (`tls.rs`) beside.
 
 use super::*;
 
 mod directives;
 mod syntax;
+mod tls;
 
 /// The redis-ha chart's haproxy.cfg (DandyDeveloper/charts redis-ha 4.3x,
 /// `config-haproxy.cfg`) rendered by hand for release `prod`, replicas 3, auth=true,
@@ -50,6 +51,7 @@ fn bind(s: &str, dual: bool) -> Bind {
         addr: s.parse().unwrap(),
         dual_stack: dual,
         v6only: false,
+        tls: None,
     }
 }
 
@@ -132,6 +134,9 @@ fn current_chart_full_render() {
         timeouts: chart_timeouts(),
         maxconn: None,
         sentinel_check_interval: secs(1),
+        node_tls: None,
+        node_tls_port: None,
+        sentinel_tls: None,
         ignored: [
             vec![
                 ignored(t, "balance source", 1, "(in backend bk_redis_slave)"),
@@ -176,6 +181,9 @@ fn argocd_render() {
         },
         maxconn: Some(4096),
         sentinel_check_interval: secs(3),
+        node_tls: None,
+        node_tls_port: None,
+        sentinel_tls: None,
         ignored: stats_ignored(t),
         warnings: vec![],
     };
@@ -202,31 +210,54 @@ fn old_chart_render_with_literal_password() {
         timeouts: chart_timeouts(),
         maxconn: None,
         sentinel_check_interval: secs(1),
+        node_tls: None,
+        node_tls_port: None,
+        sentinel_tls: None,
         ignored: vec![],
         warnings: vec![],
     };
     assert_eq!(cfg, expected);
 }
 
+/// haproxy.tls.enabled=true (certMountPath /tmp/, keyName redis.pem): the chart renders an
+/// `ssl crt` bind on ft_redis_master and, from its `{{ else }}`, a line of blanks after it.
 #[test]
-fn chart_tls_render_is_rejected_naming_the_line() {
-    // haproxy.tls.enabled=true renders an `ssl crt` bind and a blank-ish line.
+fn chart_tls_render_is_accepted() {
     let text = CHART_FULL.replace(
         "  bind [::]:6379 v4v6\n",
         "  bind [::]:6379 ssl crt /tmp/redis.pem v4v6\n      \n",
     );
-    let e = parse(&text, &no_env).unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Unsupported);
+    let env = env_of(&[("AUTH", "redis-pw"), ("SENTINELAUTH", "sentinel-pw")]);
+    let cfg = parse(&text, &env).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
-        e.line,
-        line_of(&text, "bind [::]:6379 ssl crt /tmp/redis.pem v4v6", 0)
+        cfg.master_bind,
+        vec![Bind {
+            tls: Some(BindTls {
+                crt: "/tmp/redis.pem".into(),
+                client_ca_file: None,
+            }),
+            ..bind("[::]:6379", true)
+        }]
     );
-    let msg = e.to_string();
-    assert!(
-        msg.starts_with(&format!("haproxy.cfg line {}: ", e.line)),
-        "{msg}"
+    assert_eq!(cfg.replica_bind, vec![bind("[::]:6380", true)]);
+    assert_eq!((cfg.node_tls, cfg.sentinel_tls), (None, None));
+    assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+
+    let (c, warnings) = crate::compat::convert(&parse(&text, &env).unwrap()).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(c.listen, "[::]:6379".parse().unwrap());
+    assert!(c.tls.listen_tls);
+    assert_eq!(
+        c.tls.cert_file.as_deref(),
+        Some(Path::new("/tmp/redis.pem"))
     );
-    assert!(msg.contains("TLS"), "{msg}");
+    // The PEM holds the chain and the key, as HAProxy's crt does.
+    assert_eq!(c.tls.key_file, None);
+    assert_eq!(c.tls.client_ca_file, None);
+    // Only the client side: ft_redis_slave and the connections to Redis stay plain.
+    assert!(!c.tls.replica_listen_tls && !c.tls.upstream && !c.tls.sentinel);
+    assert_eq!(c.replica_listen, Some("[::]:6380".parse().unwrap()));
+    c.check_runnable().unwrap();
 }
 
 #[test]
