@@ -95,6 +95,9 @@ fn haproxy(args: Vec<OsString>) -> anyhow::Result<()> {
     warn_unknown_env(&vars, true);
     let config = compat::load(&args, &sentinel_proxy_haproxy::cfg::process_env, &overrides)?;
     if args.action == HaproxyAction::Check {
+        // As `haproxy -c` does: the files named by `crt` and `ca-file` must load too.
+        config.check_runnable()?;
+        sentinel_proxy_core::tls::Tls::load(&config.tls, config.timeouts.connect)?;
         println!("Configuration file is valid");
         return Ok(());
     }
@@ -179,6 +182,8 @@ fn main() -> anyhow::Result<()> {
             warn_unknown_env(&env, false);
             let config = load(false)?;
             config.check_runnable()?;
+            // The certificate files must load, as they must at startup.
+            sentinel_proxy_core::tls::Tls::load(&config.tls, config.timeouts.connect)?;
             println!("{config:#?}");
         }
         Cmd::Bench { .. } => anyhow::bail!(

@@ -413,8 +413,8 @@ fn check_flag_exits_0_on_the_chart_config_and_1_naming_the_line_of_a_broken_one(
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("Configuration file is valid"), "{text}");
 
-    // TLS on the replica frontend: sentinel-proxy cannot serve it; the message names file and line.
-    let bad_line = format!("  bind {BIND_IP}:6380 ssl crt /etc/haproxy/tls.pem");
+    // TLS on the replica frontend without a certificate: refused, naming file and line.
+    let bad_line = format!("  bind {BIND_IP}:6380 ssl");
     let bad_text = good_text.replace(&format!("  bind {BIND_IP}:6380"), &bad_line);
     let line = bad_text.lines().position(|l| l == bad_line).unwrap() + 1;
     let bad = dir.path().join("bad.cfg");
@@ -426,6 +426,17 @@ fn check_flag_exits_0_on_the_chart_config_and_1_naming_the_line_of_a_broken_one(
         "{text}"
     );
     assert!(!text.contains("Configuration file is valid"), "{text}");
+
+    // A TLS bind whose certificate file is missing: as `haproxy -c`, the check loads it.
+    let tls_text = good_text.replace(
+        &format!("  bind {BIND_IP}:6380"),
+        &format!("  bind {BIND_IP}:6380 ssl crt /nonexistent/tls.pem"),
+    );
+    let tls_cfg = dir.path().join("tls.cfg");
+    std::fs::write(&tls_cfg, &tls_text).unwrap();
+    let (code, text) = run(&haproxy, &["-c", "-f", tls_cfg.to_str().unwrap()]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("/nonexistent/tls.pem"), "{text}");
 
     // Not the chart's file at all.
     let other = dir.path().join("other.cfg");
