@@ -429,3 +429,60 @@ async fn a_missing_client_certificate_is_counted_with_its_reason() {
     assert!(p.route().load().serving_master().is_none());
     p.stop().await;
 }
+
+/// The chart's haproxy.cfg with `haproxy.tls.enabled` (`bind … ssl crt FILE`): HAProxy and the
+/// drop-in image both terminate TLS with the same file, and serve the same master.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_charts_tls_bind_works_as_with_haproxy() {
+    let pki = TestPki::new("chart");
+    let lab = single_node_lab().await;
+    let leaf = pki.leaf("haproxy", 2035);
+    let pem = leaf.combined.display().to_string();
+    let haproxy = tokio::task::block_in_place(|| {
+        sentinel_bench::haproxy::Haproxy::start_listening(&lab, |cfg| {
+            let (head, tail) = cfg.split_once("frontend ft_redis_master\n  bind ").unwrap();
+            let (addr, rest) = tail.split_once('\n').unwrap();
+            format!("{head}frontend ft_redis_master\n  bind {addr} ssl crt {pem}\n{rest}")
+        })
+    })
+    .expect("haproxy starts (scripts/install-deps.sh installs it)");
+    let text = std::fs::read_to_string(&haproxy.config).unwrap();
+    assert!(text.contains(" ssl crt "), "{text}");
+    let mut config = sentinel_proxy_haproxy::compat::config_from_haproxy(
+        &sentinel_proxy_haproxy::cfg::parse(&text, &|_| None).unwrap(),
+    )
+    .unwrap();
+    assert!(config.tls.listen_tls);
+    assert_eq!(
+        config.tls.cert_file.as_deref(),
+        Some(leaf.combined.as_path())
+    );
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.health_listen = None;
+    config.admin_listen = None;
+    let p = proxy(config).await;
+    let dialer = tls_client(&pki.ca, None);
+    for (who, addr) in [
+        ("haproxy", haproxy.listen),
+        ("sentinel-proxy", p.bound.listen),
+    ] {
+        let r = eventually(&format!("{who} answers over TLS"), || async {
+            tls_command(&dialer, addr, &[b"SET", b"chart", who.as_bytes()])
+                .await
+                .ok()
+        })
+        .await;
+        assert!(
+            matches!(r, BytesFrame::SimpleString(ref s) if &s[..] == b"OK"),
+            "{who}: {r:?}"
+        );
+        let r = tls_command(&dialer, addr, &[b"GET", b"chart"])
+            .await
+            .unwrap();
+        assert!(
+            matches!(&r, BytesFrame::BulkString(v) if v[..] == *who.as_bytes()),
+            "{who}: {r:?}"
+        );
+    }
+    p.stop().await;
+}

@@ -162,6 +162,48 @@ impl Haproxy {
         lab: &Lab,
         edit: impl FnOnce(String) -> String,
     ) -> Result<Haproxy, HaproxyError> {
+        let h = Haproxy::spawn(lab, edit)?;
+        let patience = Duration::from_secs(20);
+        let password = lab.opts.redis_password.clone();
+        let listen = h.listen;
+        lab::eventually("haproxy to route to the master", patience, || {
+            let role = lab::call(listen, password.as_deref(), &["ROLE"]).ok()?;
+            match role {
+                redis_protocol::resp2::types::BytesFrame::Array(items)
+                    if items.first().and_then(lab::text).as_deref() == Some("master") =>
+                {
+                    Some(())
+                }
+                _ => None,
+            }
+        })
+        .map_err(|_| HaproxyError::NotReady {
+            after: patience,
+            log: std::fs::read_to_string(&h.log).unwrap_or_default(),
+        })?;
+        Ok(h)
+    }
+
+    /// Start HAProxy on the edited file and return once its client port accepts connections,
+    /// without asking it anything (a TLS bind does not answer plain RESP).
+    pub fn start_listening(
+        lab: &Lab,
+        edit: impl FnOnce(String) -> String,
+    ) -> Result<Haproxy, HaproxyError> {
+        let h = Haproxy::spawn(lab, edit)?;
+        let patience = Duration::from_secs(20);
+        let listen = h.listen;
+        lab::eventually("haproxy to listen", patience, || {
+            std::net::TcpStream::connect_timeout(&listen, Duration::from_secs(1)).ok()
+        })
+        .map_err(|_| HaproxyError::NotReady {
+            after: patience,
+            log: std::fs::read_to_string(&h.log).unwrap_or_default(),
+        })?;
+        Ok(h)
+    }
+
+    fn spawn(lab: &Lab, edit: impl FnOnce(String) -> String) -> Result<Haproxy, HaproxyError> {
         if !lab::have("haproxy") {
             return Err(HaproxyError::Missing);
         }
@@ -187,31 +229,13 @@ impl Haproxy {
             cmd.env("SENTINELAUTH", p);
         }
         let child = cmd.spawn()?;
-        let h = Haproxy {
+        Ok(Haproxy {
             child: Some(child),
             listen,
             config,
             log,
             _dir: dir,
-        };
-        let patience = Duration::from_secs(20);
-        let password = lab.opts.redis_password.clone();
-        lab::eventually("haproxy to route to the master", patience, || {
-            let role = lab::call(listen, password.as_deref(), &["ROLE"]).ok()?;
-            match role {
-                redis_protocol::resp2::types::BytesFrame::Array(items)
-                    if items.first().and_then(lab::text).as_deref() == Some("master") =>
-                {
-                    Some(())
-                }
-                _ => None,
-            }
         })
-        .map_err(|_| HaproxyError::NotReady {
-            after: patience,
-            log: std::fs::read_to_string(&h.log).unwrap_or_default(),
-        })?;
-        Ok(h)
     }
 }
 
