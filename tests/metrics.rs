@@ -30,7 +30,18 @@ fn catalogue() -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_catalogued_family_is_exported() {
     let lab = lab(LabOptions::default()).await;
-    let p = proxy_with_replica_port(&lab).await;
+    // A TLS listener too, for the TLS families.
+    let pki = test_support::certs::TestPki::new("metrics");
+    let leaf = pki.leaf("proxy", 2035);
+    let mut config = config_for(&lab);
+    config.tls.tls_listen = Some("127.0.0.1:0".parse().unwrap());
+    config.tls.cert_file = Some(leaf.combined.clone());
+    let p = proxy_with_replica_port_from(&lab, config).await;
+    let tls_addr = p.bound.tls_listen.unwrap();
+    let dialer = tls_client(&pki.ca, None);
+    assert!(tls_command(&dialer, tls_addr, &[b"PING"]).await.is_ok());
+    // Plain RESP on the TLS port: a failed handshake.
+    let _ = raw_exchange(tls_addr, b"PING\r\n", 7).await;
 
     // Traffic on both listeners, a protocol error, a pipeline.
     let (pong, _) = raw_exchange(p.bound.listen, b"PING\r\nSET a 1\r\n", 12).await;

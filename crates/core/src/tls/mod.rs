@@ -264,6 +264,14 @@ struct Reload {
     client: Option<(Arc<ArcSwap<ClientConfig>>, u64)>,
 }
 
+/// The reload families of `cert` exist from the start (at 0), so alerts and dashboards see
+/// them before the first rotation.
+fn register_reloads(cert: &'static str) {
+    gauge!(m::TLS_RELOAD_OK, "cert" => cert).set(1.0);
+    counter!(m::TLS_RELOADS, "cert" => cert).absolute(0);
+    counter!(m::TLS_RELOAD_FAILURES, "cert" => cert).absolute(0);
+}
+
 fn set_expiries(expiries: &[(&'static str, i64)]) {
     for (cert, at) in expiries {
         if *at != i64::MAX {
@@ -278,7 +286,7 @@ impl Tls {
         let server = if s.serves_tls() {
             let loaded = certs::server_config(s)?;
             set_expiries(&loaded.expiries);
-            gauge!(m::TLS_RELOAD_OK, "cert" => "server").set(1.0);
+            register_reloads("server");
             Some((Arc::new(ArcSwap::new(loaded.config)), loaded.fingerprint))
         } else {
             None
@@ -286,7 +294,7 @@ impl Tls {
         let client = if s.dials_tls() {
             let loaded = certs::client_config(s)?;
             set_expiries(&loaded.expiries);
-            gauge!(m::TLS_RELOAD_OK, "cert" => "upstream").set(1.0);
+            register_reloads("upstream");
             Some((Arc::new(ArcSwap::new(loaded.config)), loaded.fingerprint))
         } else {
             None
