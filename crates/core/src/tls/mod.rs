@@ -347,83 +347,111 @@ impl Tls {
 /// Read the files every `tls_reload_interval`; when their contents changed, build and swap
 /// in the new configuration. A build that fails keeps the old one, logs once per change of
 /// the files, and holds `sentinel_proxy_tls_reload_ok` at 0 until a good one loads.
-async fn reload_loop(mut r: Reload) {
+async fn reload_loop(r: Reload) {
     let mut tick = tokio::time::interval(r.settings.reload_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
-    // The fingerprints of files that failed to load, so a broken file is reported once.
-    let mut failed: [Option<u64>; 2] = [None, None];
+    let mut watches = [Watch::default(), Watch::default()];
+    if let Some((_, seen)) = &r.server {
+        watches[0].seen = *seen;
+    }
+    if let Some((_, seen)) = &r.client {
+        watches[1].seen = *seen;
+    }
     loop {
         tick.tick().await;
-        if let Some((config, seen)) = &mut r.server {
-            let outcome = check(
-                "server",
-                &certs::server_files(&r.settings),
-                seen,
-                &mut failed[0],
-                || certs::server_config(&r.settings),
-            );
-            if let Some(loaded) = outcome {
+        if let Some((config, _)) = &r.server {
+            let files = certs::server_files(&r.settings);
+            if let Some(loaded) =
+                watches[0].check("server", &files, || certs::server_config(&r.settings))
+            {
                 config.store(loaded);
             }
         }
-        if let Some((config, seen)) = &mut r.client {
-            let outcome = check(
-                "upstream",
-                &certs::client_files(&r.settings),
-                seen,
-                &mut failed[1],
-                || certs::client_config(&r.settings),
-            );
-            if let Some(loaded) = outcome {
+        if let Some((config, _)) = &r.client {
+            let files = certs::client_files(&r.settings);
+            if let Some(loaded) =
+                watches[1].check("upstream", &files, || certs::client_config(&r.settings))
+            {
                 config.store(loaded);
             }
         }
     }
 }
 
-/// One reload check: the new configuration when the files changed and loaded.
-fn check<T>(
-    cert: &'static str,
-    files: &certs::FileList<'_>,
-    seen: &mut u64,
-    failed: &mut Option<u64>,
-    build: impl FnOnce() -> Result<certs::Loaded<T>, TlsError>,
-) -> Option<Arc<T>> {
-    let result = certs::fingerprint(files).and_then(|now| {
-        // Unchanged, or the same broken contents as last time: nothing to do.
-        if now == *seen || Some(now) == *failed {
-            return Ok(None);
-        }
-        build().map(Some)
-    });
-    match result {
-        Ok(None) => None,
-        Ok(Some(loaded)) => {
-            *seen = loaded.fingerprint;
-            *failed = None;
-            set_expiries(&loaded.expiries);
+/// What the reload task knows about one set of files.
+#[derive(Debug, Default)]
+struct Watch {
+    /// The contents in use.
+    seen: u64,
+    /// Contents that did not load (reported once; tried again when they change).
+    failed: Option<u64>,
+    /// Why the files could not be read at the last check (reported once while it lasts).
+    unreadable: Option<String>,
+}
+
+impl Watch {
+    /// One check: the new configuration when the files changed and loaded.
+    fn check<T>(
+        &mut self,
+        cert: &'static str,
+        files: &certs::FileList<'_>,
+        build: impl FnOnce() -> Result<certs::Loaded<T>, TlsError>,
+    ) -> Option<Arc<T>> {
+        let now = match certs::fingerprint(files) {
+            Ok(now) => now,
+            Err(e) => {
+                // Not a new certificate that fails: the files cannot be looked at (a Secret
+                // unmounted, out of descriptors). What is loaded stays in use; the gauge says
+                // rotation is not working.
+                let why = e.to_string();
+                if self.unreadable.as_ref() != Some(&why) {
+                    tracing::warn!(
+                        cert,
+                        error = %why,
+                        "cannot read the TLS certificate files to look for a new certificate; \
+                         the loaded one stays in use"
+                    );
+                    gauge!(m::TLS_RELOAD_OK, "cert" => cert).set(0.0);
+                    self.unreadable = Some(why);
+                }
+                return None;
+            }
+        };
+        if self.unreadable.take().is_some() && self.failed.is_none() && now == self.seen {
+            tracing::info!(cert, "TLS certificate files readable again, unchanged");
             gauge!(m::TLS_RELOAD_OK, "cert" => cert).set(1.0);
-            counter!(m::TLS_RELOADS, "cert" => cert).increment(1);
-            tracing::info!(
-                cert,
-                "TLS certificate files changed; new handshakes use them"
-            );
-            Some(loaded.config)
         }
-        Err(e) => {
-            gauge!(m::TLS_RELOAD_OK, "cert" => cert).set(0.0);
-            counter!(m::TLS_RELOAD_FAILURES, "cert" => cert).increment(1);
-            // Files caught mid-update fail once and load at the next check; broken contents
-            // are reported once, and tried again when they change.
-            tracing::warn!(
-                cert,
-                error = %e,
-                "TLS certificate files changed but do not load; the previous certificate stays \
-                 in use"
-            );
-            *failed = certs::fingerprint(files).ok();
-            None
+        // Unchanged, or the same broken contents as last time: nothing to do.
+        if now == self.seen || Some(now) == self.failed {
+            return None;
+        }
+        match build() {
+            Ok(loaded) => {
+                self.seen = loaded.fingerprint;
+                self.failed = None;
+                set_expiries(&loaded.expiries);
+                gauge!(m::TLS_RELOAD_OK, "cert" => cert).set(1.0);
+                counter!(m::TLS_RELOADS, "cert" => cert).increment(1);
+                tracing::info!(
+                    cert,
+                    "TLS certificate files changed; new handshakes use them"
+                );
+                Some(loaded.config)
+            }
+            Err(e) => {
+                gauge!(m::TLS_RELOAD_OK, "cert" => cert).set(0.0);
+                counter!(m::TLS_RELOAD_FAILURES, "cert" => cert).increment(1);
+                // Files caught mid-update fail once and load at the next check.
+                tracing::warn!(
+                    cert,
+                    error = %e,
+                    "TLS certificate files changed but do not load; the previous certificate \
+                     stays in use"
+                );
+                self.failed = Some(now);
+                None
+            }
         }
     }
 }
@@ -459,6 +487,59 @@ mod tests {
             Dialer::plain(Side::Upstream).dial_addr(announced),
             announced
         );
+    }
+
+    /// The reload check: unreadable files are not a failed certificate, broken contents are
+    /// built once, and a change after either is loaded.
+    #[test]
+    fn reload_checks_tell_unreadable_from_broken_and_build_each_content_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let pem = dir.path().join("tls.pem");
+        let c = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let good = format!("{}{}", c.cert.pem(), c.signing_key.serialize_pem());
+        std::fs::write(&pem, &good).unwrap();
+        let s = TlsSettings {
+            listen_tls: true,
+            cert_file: Some(pem.clone()),
+            ..Default::default()
+        };
+        let files = certs::server_files(&s);
+        let mut w = Watch {
+            seen: certs::fingerprint(&files).unwrap(),
+            ..Watch::default()
+        };
+        let builds = std::cell::Cell::new(0);
+        let mut check = |w: &mut Watch| {
+            w.check("server", &files, || {
+                builds.set(builds.get() + 1);
+                certs::server_config(&s)
+            })
+            .is_some()
+        };
+        assert!(!check(&mut w), "unchanged files are not rebuilt");
+        std::fs::remove_file(&pem).unwrap();
+        assert!(!check(&mut w));
+        assert!(w.unreadable.is_some() && w.failed.is_none());
+        std::fs::write(&pem, &good).unwrap();
+        assert!(
+            !check(&mut w),
+            "the same contents again are not a new certificate"
+        );
+        assert!(w.unreadable.is_none());
+        std::fs::write(&pem, c.cert.pem()).unwrap(); // the key is gone
+        assert!(!check(&mut w));
+        assert!(w.failed.is_some());
+        assert!(!check(&mut w));
+        assert_eq!(builds.get(), 1, "broken contents are built once");
+        let d = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        std::fs::write(
+            &pem,
+            format!("{}{}", d.cert.pem(), d.signing_key.serialize_pem()),
+        )
+        .unwrap();
+        assert!(check(&mut w), "a good change loads");
+        assert!(w.failed.is_none());
+        assert_eq!(builds.get(), 2);
     }
 
     /// A missing or broken file stops the start with the key and the path in the message.
