@@ -509,7 +509,7 @@ mod tests {
             ..Watch::default()
         };
         let builds = std::cell::Cell::new(0);
-        let mut check = |w: &mut Watch| {
+        let check = |w: &mut Watch| {
             w.check("server", &files, || {
                 builds.set(builds.get() + 1);
                 certs::server_config(&s)
