@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use super::directives::{describe_server_tls, Cred, ServerSpec};
+use super::bind_server::describe_server_tls;
+use super::directives::{Cred, ServerSpec};
 use super::lexing::Loc;
 use super::sections::{Kind, Parser, Roles, SecData, Section};
 use super::{Bind, BindTls, ErrorKind, HaproxyCfgError, HaproxyConfig, HostPort, Timeouts};

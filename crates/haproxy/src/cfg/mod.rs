@@ -56,6 +56,7 @@
 
 mod addresses;
 mod assemble;
+mod bind_server;
 mod directives;
 mod errors;
 mod lexing;
