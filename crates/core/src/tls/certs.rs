@@ -243,13 +243,19 @@ pub fn client_config(s: &TlsSettings) -> Result<Loaded<ClientConfig>, TlsError> 
         None => None,
     };
     let verifier: Arc<dyn ServerCertVerifier> = match (s.upstream_verify, roots) {
-        (Verify::None, _) => Arc::new(NoVerify(provider.clone())),
+        (Verify::None, _) => Arc::new(Relaxed {
+            chain: None,
+            provider: provider.clone(),
+        }),
         (verify, Some((roots, ca))) => {
             let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
                 .build()
                 .map_err(|e| invalid(ca.0, ca.1, format!("cannot verify servers with it: {e}")))?;
             if verify == Verify::Ca {
-                Arc::new(AnyName(webpki))
+                Arc::new(Relaxed {
+                    chain: Some(webpki),
+                    provider: provider.clone(),
+                })
             } else {
                 webpki
             }
@@ -315,11 +321,17 @@ pub fn fingerprint(files: &FileList<'_>) -> Result<u64, TlsError> {
     Ok(Files::read(files)?.fingerprint())
 }
 
-/// `upstream_tls_verify = ca`: the chain must lead to the CA; the name is not checked.
+/// The verifications short of `full`: `ca` (the chain must lead to the CA, any name) and
+/// `none` (HAProxy's `verify none`: any certificate). The handshake signatures are checked in
+/// both, so the peer holds the key of what it presented.
 #[derive(Debug)]
-struct AnyName(Arc<WebPkiServerVerifier>);
+struct Relaxed {
+    /// The CA's verifier for `ca`; None for `none`.
+    chain: Option<Arc<WebPkiServerVerifier>>,
+    provider: Arc<CryptoProvider>,
+}
 
-impl ServerCertVerifier for AnyName {
+impl ServerCertVerifier for Relaxed {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -328,10 +340,10 @@ impl ServerCertVerifier for AnyName {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-        {
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -345,51 +357,11 @@ impl ServerCertVerifier for AnyName {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
-}
-
-/// `upstream_tls_verify = none` (HAProxy's `verify none`): any certificate. The handshake
-/// signatures are still checked, so the peer holds the key of what it presented.
-#[derive(Debug)]
-struct NoVerify(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for NoVerify {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         rustls::crypto::verify_tls12_signature(
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -403,11 +375,13 @@ impl ServerCertVerifier for NoVerify {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
