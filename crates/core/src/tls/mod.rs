@@ -173,8 +173,17 @@ impl Dialer {
     /// server name, port): what the proxy uses, and what tools use as a TLS client.
     pub fn from_settings(s: &TlsSettings, side: Side) -> Result<Dialer, TlsError> {
         let loaded = certs::client_config(s)?;
-        Ok(Dialer {
-            tls: Some(Arc::new(ArcSwap::new(loaded.config))),
+        Ok(Dialer::with(
+            Some(Arc::new(ArcSwap::new(loaded.config))),
+            side,
+            s,
+        ))
+    }
+
+    /// A dialer on `tls` (None: plain) with the port mapping and server name of `s`.
+    fn with(tls: Option<Arc<ArcSwap<ClientConfig>>>, side: Side, s: &TlsSettings) -> Dialer {
+        Dialer {
+            tls,
             side,
             port: if side == Side::Upstream {
                 s.upstream_port
@@ -185,7 +194,7 @@ impl Dialer {
                 .upstream_server_name
                 .as_deref()
                 .and_then(|n| ServerName::try_from(n.to_string()).ok()),
-        })
+        }
     }
 
     pub fn plain(side: Side) -> Dialer {
@@ -299,19 +308,12 @@ impl Tls {
         } else {
             None
         };
-        let server_name = s
-            .upstream_server_name
-            .as_deref()
-            .and_then(|n| ServerName::try_from(n.to_string()).ok());
-        let dialer = |side: Side, on: bool| Dialer {
-            tls: client.as_ref().filter(|_| on).map(|(c, _)| c.clone()),
-            side,
-            port: if side == Side::Upstream {
-                s.upstream_port
-            } else {
-                None
-            },
-            server_name: server_name.clone(),
+        let dialer = |side: Side, on: bool| {
+            Dialer::with(
+                client.as_ref().filter(|_| on).map(|(c, _)| c.clone()),
+                side,
+                s,
+            )
         };
         Ok(Tls {
             acceptor: server.as_ref().map(|(c, _)| Acceptor {
