@@ -162,11 +162,8 @@ impl Haproxy {
         lab: &Lab,
         edit: impl FnOnce(String) -> String,
     ) -> Result<Haproxy, HaproxyError> {
-        let h = Haproxy::spawn(lab, edit)?;
-        let patience = Duration::from_secs(20);
         let password = lab.opts.redis_password.clone();
-        let listen = h.listen;
-        lab::eventually("haproxy to route to the master", patience, || {
+        Haproxy::start_until(lab, edit, "haproxy to route to the master", |listen| {
             let role = lab::call(listen, password.as_deref(), &["ROLE"]).ok()?;
             match role {
                 redis_protocol::resp2::types::BytesFrame::Array(items)
@@ -177,11 +174,6 @@ impl Haproxy {
                 _ => None,
             }
         })
-        .map_err(|_| HaproxyError::NotReady {
-            after: patience,
-            log: std::fs::read_to_string(&h.log).unwrap_or_default(),
-        })?;
-        Ok(h)
     }
 
     /// Start HAProxy on the edited file and return once its client port accepts connections,
@@ -190,15 +182,27 @@ impl Haproxy {
         lab: &Lab,
         edit: impl FnOnce(String) -> String,
     ) -> Result<Haproxy, HaproxyError> {
+        Haproxy::start_until(lab, edit, "haproxy to listen", |listen| {
+            std::net::TcpStream::connect_timeout(&listen, Duration::from_secs(1))
+                .ok()
+                .map(drop)
+        })
+    }
+
+    /// Start it and wait until `ready(listen)`, for up to 20 s.
+    fn start_until(
+        lab: &Lab,
+        edit: impl FnOnce(String) -> String,
+        what: &str,
+        mut ready: impl FnMut(SocketAddr) -> Option<()>,
+    ) -> Result<Haproxy, HaproxyError> {
         let h = Haproxy::spawn(lab, edit)?;
         let patience = Duration::from_secs(20);
-        let listen = h.listen;
-        lab::eventually("haproxy to listen", patience, || {
-            std::net::TcpStream::connect_timeout(&listen, Duration::from_secs(1)).ok()
-        })
-        .map_err(|_| HaproxyError::NotReady {
-            after: patience,
-            log: std::fs::read_to_string(&h.log).unwrap_or_default(),
+        lab::eventually(what, patience, || ready(h.listen)).map_err(|_| {
+            HaproxyError::NotReady {
+                after: patience,
+                log: std::fs::read_to_string(&h.log).unwrap_or_default(),
+            }
         })?;
         Ok(h)
     }
