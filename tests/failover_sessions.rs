@@ -214,15 +214,7 @@ async fn aborted_failover_resumes_on_the_old_master() {
     )
     .await;
     let reports = load.stop().await;
-    let finals: Vec<i64> = reports
-        .iter()
-        .map(|r| {
-            text(&lab.redis_call(master, &["GET", &r.key]).unwrap())
-                .and_then(|t| t.parse().ok())
-                .unwrap_or(0)
-        })
-        .collect();
-    let s = load::summarise(&reports, &finals);
+    let s = load::summarise(&reports, &values_on(&lab, master, &reports));
     eprintln!("summary: {s:?}");
     assert!(s.acked > 0);
     assert_eq!(s.errors.values().sum::<u64>(), 0, "{:?}", s.examples);

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use redis_protocol::resp2::types::BytesFrame;
-use sentinel_bench::lab::{text, LabOptions};
+use sentinel_bench::lab::LabOptions;
 use sentinel_bench::load::{self, LoadOptions};
 use sentinel_proxy_core::control::conn::ConnError;
 use test_support::certs::{end_of_year, TestPki};
@@ -44,15 +44,7 @@ async fn planned_failover_over_tls_loses_nothing() {
     let resumed = load.live.snapshot().0;
     acked_at_least(&load, resumed + 8 * 20, "writes on the new master").await;
     let reports = load.stop().await;
-    let finals: Vec<i64> = reports
-        .iter()
-        .map(|r| {
-            text(&lab.redis_call(new_master, &["GET", &r.key]).unwrap())
-                .and_then(|t| t.parse().ok())
-                .unwrap_or(0)
-        })
-        .collect();
-    let s = load::summarise(&reports, &finals);
+    let s = load::summarise(&reports, &values_on(&lab, new_master, &reports));
     eprintln!("summary: {s:?}");
     assert!(s.acked >= 8 * 40);
     assert_eq!(s.errors.values().sum::<u64>(), 0, "{:?}", s.examples);
@@ -76,16 +68,7 @@ async fn planned_failover_over_tls_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_values_and_pipelines_cross_both_tls_hops() {
     let pki = TestPki::new("big");
-    let lab = lab(tls_lab_options(
-        &pki,
-        LabOptions {
-            replicas: 0,
-            sentinels: 1,
-            quorum: 1,
-            ..LabOptions::default()
-        },
-    ))
-    .await;
+    let lab = single_node_tls_lab(&pki).await;
     let leaf = pki.leaf("proxy", 2035);
     let p = proxy(with_tls_listener(
         tls_upstream_config(&lab, &pki, &leaf),
@@ -204,16 +187,7 @@ async fn mtls_refuses_clients_without_a_certificate_and_wrong_cas() {
 async fn a_wrong_upstream_ca_is_refused_with_a_clear_error() {
     let pki = TestPki::new("right");
     let wrong = TestPki::new("wrong");
-    let lab = lab(tls_lab_options(
-        &pki,
-        LabOptions {
-            replicas: 0,
-            sentinels: 1,
-            quorum: 1,
-            ..LabOptions::default()
-        },
-    ))
-    .await;
+    let lab = single_node_tls_lab(&pki).await;
     let client = pki.leaf("proxy", 2035);
     let mut c = tls_upstream_config(&lab, &pki, &client);
     c.tls.upstream_ca_file = Some(wrong.ca.clone());
@@ -400,16 +374,7 @@ async fn plain_and_tls_listeners_run_side_by_side() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_client_certificate_is_counted_with_its_reason() {
     let pki = TestPki::new("nocert");
-    let lab = lab(tls_lab_options(
-        &pki,
-        LabOptions {
-            replicas: 0,
-            sentinels: 1,
-            quorum: 1,
-            ..LabOptions::default()
-        },
-    ))
-    .await;
+    let lab = single_node_tls_lab(&pki).await;
     let client = pki.leaf("proxy", 2035);
     let mut c = tls_upstream_config(&lab, &pki, &client);
     c.tls.upstream_cert_file = None;

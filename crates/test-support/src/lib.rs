@@ -550,6 +550,37 @@ pub fn tls_lab_options(pki: &certs::TestPki, opts: LabOptions) -> LabOptions {
     }
 }
 
+/// [`single_node_lab`] with TLS (see [`tls_lab_options`]).
+pub async fn single_node_tls_lab(pki: &certs::TestPki) -> Lab {
+    lab(tls_lab_options(
+        pki,
+        LabOptions {
+            replicas: 0,
+            sentinels: 1,
+            quorum: 1,
+            ..LabOptions::default()
+        },
+    ))
+    .await
+}
+
+/// What each writer's key holds on `node` now (0 when unset): the final values
+/// `load::summarise` compares the acknowledged writes with.
+pub fn values_on(
+    lab: &Lab,
+    node: SocketAddr,
+    reports: &[sentinel_bench::load::WriterReport],
+) -> Vec<i64> {
+    reports
+        .iter()
+        .map(|r| {
+            sentinel_bench::lab::text(&lab.redis_call(node, &["GET", &r.key]).unwrap())
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0)
+        })
+        .collect()
+}
+
 /// A proxy config for a TLS `lab`: TLS to the nodes and Sentinels (CA checked, name too: the
 /// certificates are for 127.0.0.1) with the client certificate `client`; listeners plain.
 pub fn tls_upstream_config(lab: &Lab, pki: &certs::TestPki, client: &certs::Leaf) -> Config {
